@@ -1,0 +1,33 @@
+"""The `sim-platform` command: argument parsing and progress display only.
+
+Each subcommand module registers its parser and calls one function of `sim_platform.core` or
+`sim_platform.storage`; no rule (naming, cadence, fill, what to sync) lives in this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sim_platform.cli import etl_commands, sync_commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sim-platform",
+        description="Battery-storage telemetry platform: generate, ETL, plot and sync.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    etl_commands.register(sub)
+    sync_commands.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""`sim-platform etl | generate | plot`: argument parsing and progress over `sim_platform.core`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    etl = sub.add_parser("etl", help="resample raw inputs to 5-second hour files")
+    etl.add_argument("--input", required=True, help="folder of telemetry exports and/or run folders (any depth)")
+    etl.add_argument("--output", required=True, help="output root for {hierarchy}/YYYY/MM/DD/HH.parquet")
+    etl.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
+    etl.add_argument("--catalog", default=None, help="signal catalog YAML (default: the packaged one)")
+    etl.add_argument(
+        "--skip-bad-files",
+        action="store_true",
+        help="build a day from its good files when some of its files are bad (default: the day is not written)",
+    )
+    etl.set_defaults(func=_etl)
+
+    gen = sub.add_parser("generate", help="make synthetic runs with the statistics of the real exports")
+    gen.add_argument("--runs", type=int, default=1)
+    gen.add_argument("--days", type=int, default=1, help="days per run; runs follow each other in time")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--format", choices=["hdf5", "telemetry"], default="hdf5")
+    gen.add_argument("--start", type=date.fromisoformat, default=date(2024, 7, 1), help="first UTC day (YYYY-MM-DD)")
+    gen.set_defaults(func=_generate)
+
+    plot = sub.add_parser("plot", help="draw one hierarchy's day of 5-second data")
+    plot.add_argument("--output", required=True, help="the ETL output root")
+    plot.add_argument("--phase-module", required=True, help="hierarchy, e.g. phase1_module3, phase2 or system")
+    plot.add_argument("--day", required=True, type=date.fromisoformat)
+    plot.add_argument("--to", required=True, help="PNG file to write")
+    plot.set_defaults(func=_plot)
+
+
+def _etl(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sim_platform.core.etl import run_etl
+
+    bar = None
+
+    def on_plan(plan):
+        nonlocal bar
+        days = plan.by_day()
+        print(
+            f"{len(plan.files)} input files over {len(days)} UTC days"
+            + (f", {len(plan.failures)} refused while planning" if plan.failures else "")
+            + (f", {len(plan.ignored)} other files ignored" if plan.ignored else ""),
+            file=sys.stderr,
+        )
+        bar = tqdm(total=len(days), unit="day", desc="etl", file=sys.stderr)
+
+    def on_day(res):
+        bar.set_postfix_str(f"{res.day} {'ok' if res.written else 'FAILED'}")
+        bar.update(1)
+
+    try:
+        summary = run_etl(
+            args.input, args.output, args.workers, args.catalog, args.skip_bad_files, on_plan=on_plan, on_day=on_day
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.close()
+    t = summary.totals()
+    print(
+        f"days: {t['days']} ({t['days_written']} written)  raw rows: {t['raw_rows']:,}  "
+        f"distinct rows: {t['distinct_rows']:,}  files written: {t['files_written']:,}  "
+        f"seconds: {t['seconds']:.2f}"
+    )
+    unknown = sorted({c for d in summary.days for c in d.unknown_columns})
+    if unknown:
+        print(f"series not in the catalog (written, please add them): {', '.join(unknown)}")
+    for dup in summary.duplicates:
+        print(f"note: {dup}")
+    if summary.failures:
+        print(f"FAILED inputs ({len(summary.failures)}):")
+        for f in summary.failures:
+            print(f"  {f}")
+        return 1
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from sim_platform.core.generate import generate
+
+    files = generate(args.out, runs=args.runs, days=args.days, seed=args.seed, fmt=args.format, start=args.start)
+    print(f"wrote {len(files)} {args.format} files to {args.out}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from sim_platform.core.plots import plot_day
+
+    try:
+        path = plot_day(args.output, args.phase_module, args.day, args.to)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0

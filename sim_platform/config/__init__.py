@@ -1,0 +1,1 @@
+"""Packaged configuration data (YAML). Loaded through importlib.resources."""

@@ -1,0 +1,144 @@
+"""Finding input files under a folder and planning which UTC days each one feeds.
+
+Files may sit at any depth. `.parquet` files are telemetry exports, `.h5`/`.hdf5` files are run files;
+anything else (READMEs, hidden and temporary files) is ignored and counted. The days a file covers
+come from metadata only (parquet footer statistics, the run file's start/end attributes), so
+planning costs one small read per file and each day can later be processed on its own.
+
+Name collisions: a telemetry export is identified by its file name (the exporter puts a UUID in it),
+a run file by `run_folder/file_name`. Two paths with one identity and the same bytes are one input
+(the later path is skipped and reported); with different bytes both are refused, since there is no
+telling which one is right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from sim_platform.core.catalog import Catalog
+from sim_platform.core.hdf5_runs import run_time_range_ms
+from sim_platform.core.layout import day_of
+from sim_platform.core.rawdata import InputError
+
+TELEMETRY_SUFFIXES = {".parquet"}
+HDF5_SUFFIXES = {".h5", ".hdf5"}
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    kind: str  # "telemetry" | "hdf5"
+    size: int
+    days: tuple[date, ...]
+
+
+@dataclass
+class InputPlan:
+    files: list[InputFile] = field(default_factory=list)
+    failures: list[InputError] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # same identity and bytes as another file
+    ignored: list[Path] = field(default_factory=list)
+
+    def by_day(self) -> dict[date, list[InputFile]]:
+        days: dict[date, list[InputFile]] = defaultdict(list)
+        for f in self.files:
+            for d in f.days:
+                days[d].append(f)
+        return dict(sorted(days.items()))
+
+
+def _identity(path: Path, kind: str) -> str:
+    return path.name if kind == "telemetry" else f"{path.parent.name}/{path.name}"
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _days_between(lo_ms: int, hi_ms_inclusive: int) -> tuple[date, ...]:
+    first, last = day_of(lo_ms), day_of(hi_ms_inclusive)
+    return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
+
+
+def file_days(path: Path, kind: str, catalog: Catalog) -> tuple[date, ...]:
+    """UTC days a file has samples in, from metadata; InputError when the file is unusable."""
+    lo_ok, hi_ok = catalog.valid_time_range_ms
+    if kind == "hdf5":
+        start, end = run_time_range_ms(path)
+        if start < lo_ok or end > hi_ok or end <= start:
+            raise InputError(path, f"time range [{start}, {end}) ms is empty or out of the valid range")
+        return _days_between(start, end - 1)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim_platform.core.telemetry_reader import timestamp_range_ms
+
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(path, "empty file: 0 bytes")
+        meta = pq.ParquetFile(path).metadata
+        if meta.num_rows == 0:
+            raise InputError(path, "empty file: no rows")
+        rng = timestamp_range_ms(path)
+        if rng is None:  # no footer statistics: read the one column
+            col = pq.read_table(path, columns=["timestamp"]).column("timestamp")
+            col = col.cast(pa.int64()) if not pa.types.is_timestamp(col.type) else col.cast(pa.timestamp("s")).cast(pa.int64())
+            rng = (int(pa.compute.min(col).as_py()) * 1000, int(pa.compute.max(col).as_py()) * 1000)
+    except InputError:
+        raise
+    except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as exc:
+        raise InputError(path, f"corrupt or truncated parquet: {exc}") from exc
+    if rng[0] < lo_ok or rng[1] >= hi_ok:
+        raise InputError(path, f"timestamps out of range ({rng[0]}..{rng[1]} ms since epoch)")
+    return _days_between(*rng)
+
+
+def plan_inputs(root: str | Path, catalog: Catalog) -> InputPlan:
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"input folder {root} does not exist")
+    plan = InputPlan()
+    candidates: list[tuple[Path, str]] = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        kind = "telemetry" if suffix in TELEMETRY_SUFFIXES else "hdf5" if suffix in HDF5_SUFFIXES else None
+        if kind is None:
+            plan.ignored.append(path)
+        else:
+            candidates.append((path, kind))
+
+    groups: dict[str, list[tuple[Path, str]]] = defaultdict(list)
+    for path, kind in candidates:
+        groups[_identity(path, kind)].append((path, kind))
+    accepted: list[tuple[Path, str]] = []
+    for identity, members in groups.items():
+        if len(members) == 1:
+            accepted.append(members[0])
+            continue
+        digests = {p: _md5(p) for p, _ in members}
+        if len(set(digests.values())) == 1:
+            accepted.append(members[0])
+            plan.duplicates.extend(f"{p}: same name and content as {members[0][0]}, read once" for p, _ in members[1:])
+        else:
+            others = ", ".join(str(p) for p, _ in members)
+            plan.failures.extend(
+                InputError(p, f"name collides with another input of different content ({others})") for p, _ in members
+            )
+
+    for path, kind in sorted(accepted):
+        try:
+            plan.files.append(InputFile(path, kind, path.stat().st_size, file_days(path, kind, catalog)))
+        except InputError as exc:
+            plan.failures.append(exc)
+    return plan

@@ -1,0 +1,137 @@
+"""The silver layout: `{hierarchy}/YYYY/MM/DD/HH.parquet`, all UTC, and how files get there.
+
+Hour files are serialised in memory and handed to an `OutputTarget`, which makes them appear
+atomically: the local target writes a hidden temporary file in the same folder and renames it, so a
+reader (or a crash) never sees half a file; a blob target uploads in one commit. Rewriting a
+(hierarchy, day) also removes hour files of that day that the new input no longer produces, so the
+output is always a pure function of the input.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim_platform.core.resample import BINS_PER_HOUR, HierarchyDay
+
+_HOUR_FILE = re.compile(r"^(\d{2})\.parquet$")
+#: Hour files are small (720 rows); per-file overhead dominates, so no dictionary pages, no statistics
+#: and no serialised Arrow schema (types come from parquet logical types; column facts from META_KEY).
+PARQUET_OPTIONS = dict(compression="snappy", use_dictionary=False, write_statistics=False, store_schema=False)
+META_KEY = "sim_platform"
+
+
+def day_prefix(hierarchy: str, day: date) -> str:
+    return f"{hierarchy}/{day:%Y/%m/%d}"
+
+
+def hour_relpath(hierarchy: str, day: date, hour: int) -> str:
+    return f"{day_prefix(hierarchy, day)}/{hour:02d}.parquet"
+
+
+def day_of(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date()
+
+
+def day_start_ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+class OutputTarget(Protocol):
+    """Where hour files go: a local folder here, a blob container in the Dagster layer."""
+
+    def put(self, relpath: str, data: bytes) -> None: ...
+    def list_day(self, prefix: str) -> list[str]: ...
+    def delete(self, relpath: str) -> None: ...
+
+
+class LocalTarget:
+    """A folder on disk; every file appears by an atomic rename of a hidden temporary file."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def put(self, relpath: str, data: bytes) -> None:
+        write_bytes_atomic(self.root / relpath, data)
+
+    def list_day(self, prefix: str) -> list[str]:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return []
+        return sorted(f"{prefix}/{p.name}" for p in folder.iterdir() if _HOUR_FILE.match(p.name))
+
+    def delete(self, relpath: str) -> None:
+        (self.root / relpath).unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that `path` is either absent, the old file, or the complete new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def table_to_parquet_bytes(table: pa.Table, meta: dict | None = None) -> bytes:
+    sink = io.BytesIO()
+    with pq.ParquetWriter(sink, table.schema, **PARQUET_OPTIONS) as writer:
+        writer.write_table(table)
+        if meta is not None:
+            writer.add_key_value_metadata({META_KEY: json.dumps(meta, sort_keys=True)})
+    return sink.getvalue()
+
+
+def read_file_meta(path: str | Path) -> dict:
+    """The column facts an hour file carries (`hierarchy`, `columns`: payload type, unit, ...)."""
+    kv = pq.read_metadata(path).metadata or {}
+    raw = kv.get(META_KEY.encode())
+    return json.loads(raw) if raw else {}
+
+
+def hour_tables(hd: HierarchyDay) -> Iterable[tuple[int, pa.Table]]:
+    for hour in hd.hours:
+        yield hour, hd.table.slice(hour * BINS_PER_HOUR, BINS_PER_HOUR)
+
+
+def write_hierarchy_day(target: OutputTarget, hd: HierarchyDay, day: date) -> list[str]:
+    """Write the hour files of one (hierarchy, day) and drop stale ones; returns the paths written."""
+    written = []
+    meta = {"hierarchy": hd.hierarchy, "columns": hd.column_meta}
+    for hour, table in hour_tables(hd):
+        rel = hour_relpath(hd.hierarchy, day, hour)
+        target.put(rel, table_to_parquet_bytes(table, meta))
+        written.append(rel)
+    keep = set(written)
+    for rel in target.list_day(day_prefix(hd.hierarchy, day)):
+        if rel not in keep:
+            target.delete(rel)
+    return written
+
+
+def read_hierarchy_day(root: str | Path, hierarchy: str, day: date) -> pa.Table | None:
+    """All hour files of one (hierarchy, day) from a local output folder, in time order."""
+    folder = Path(root) / day_prefix(hierarchy, day)
+    files = sorted(p for p in folder.glob("*.parquet") if _HOUR_FILE.match(p.name)) if folder.is_dir() else []
+    if not files:
+        return None
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+
+
+def list_hierarchies(root: str | Path) -> list[str]:
+    root = Path(root)
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []

@@ -1,0 +1,109 @@
+"""The canonical long form every reader produces, whatever the file format.
+
+A `RawBatch` is one file's samples for one UTC day, already split into numeric and text samples
+and keyed by series (payload type + tags), so the resampler never sees a format-specific detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sim_platform.core.catalog import Tags
+
+SeriesKey = tuple[str, Tags]  # (payload_type, tags in their original order)
+
+
+class InputError(Exception):
+    """A bad input file: the message names the file and the problem."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass
+class RawBatch:
+    """Samples of one input file (or a whole day after `concat`), distinct within the batch.
+
+    `num_*` arrays hold numeric samples, `txt_*` arrays text samples; `*_sid` index `series`.
+    Timestamps are int64 milliseconds since the epoch, UTC.
+    """
+
+    series: list[SeriesKey]
+    num_sid: np.ndarray
+    num_ts: np.ndarray
+    num_val: np.ndarray
+    txt_sid: np.ndarray
+    txt_ts: np.ndarray
+    txt_val: np.ndarray  # object array of str
+    raw_rows: int = 0
+    sources: list[str] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls) -> RawBatch:
+        return cls(
+            [],
+            np.empty(0, np.int32),
+            np.empty(0, np.int64),
+            np.empty(0, np.float64),
+            np.empty(0, np.int32),
+            np.empty(0, np.int64),
+            np.empty(0, object),
+        )
+
+    @property
+    def rows(self) -> int:
+        return len(self.num_ts) + len(self.txt_ts)
+
+
+def concat_batches(batches: list[RawBatch]) -> RawBatch:
+    """Merge batches, re-indexing series so equal keys share one id across files."""
+    index: dict[SeriesKey, int] = {}
+    num_sid, txt_sid = [], []
+    for b in batches:
+        remap = np.array([index.setdefault(k, len(index)) for k in b.series] or [0], dtype=np.int32)
+        num_sid.append(remap[b.num_sid] if len(b.num_sid) else b.num_sid)
+        txt_sid.append(remap[b.txt_sid] if len(b.txt_sid) else b.txt_sid)
+    if not batches:
+        return RawBatch.empty()
+    return RawBatch(
+        series=list(index),
+        num_sid=np.concatenate(num_sid).astype(np.int32, copy=False),
+        num_ts=np.concatenate([b.num_ts for b in batches]),
+        num_val=np.concatenate([b.num_val for b in batches]),
+        txt_sid=np.concatenate(txt_sid).astype(np.int32, copy=False),
+        txt_ts=np.concatenate([b.txt_ts for b in batches]),
+        txt_val=np.concatenate([b.txt_val for b in batches]),
+        raw_rows=sum(b.raw_rows for b in batches),
+        sources=[s for b in batches for s in b.sources],
+    )
+
+
+def distinct_mask(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray) -> np.ndarray:
+    """True for the first occurrence of each distinct (series, timestamp, value) row.
+
+    Hash-based and linear: rows are grouped by (series, timestamp) with one factorisation; a row is a
+    duplicate when its value equals the value first seen for its group. Groups that really carry two
+    different values (never seen in the sample data, but possible) keep one row per distinct value.
+    """
+    import pandas as pd
+
+    n = len(ts)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    key = sid.astype(np.int64) * np.int64(1 << 43) + (ts - ts.min())
+    codes, uniques = pd.factorize(key)
+    first = np.full(len(uniques), -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the last write per code is its first row
+    keep = np.zeros(n, dtype=bool)
+    keep[first] = True
+    conflict = val_key != val_key[first[codes]]
+    if conflict.any():
+        rows = np.flatnonzero(conflict)
+        frame = pd.DataFrame({"k": key[rows], "v": val_key[rows]})
+        keep[rows[~frame.duplicated().to_numpy()]] = True
+    return keep

@@ -1,0 +1,221 @@
+"""Raw samples of one UTC day -> one 5-second table per hierarchy.
+
+The rules, all here and nowhere else:
+- Bin `[t, t+5 s)` is labelled `t`; a day has 17,280 bins, 720 per hour.
+- Duplicates are removed first (`distinct_mask`), so a sample exported five times counts once.
+- Numeric series: mean of the distinct samples in the bin (or the last one, if the catalog says so).
+  Text series: the last sample in the bin (ties on the timestamp: the greatest value, so the result
+  does not depend on file order).
+- An empty bin carries the previous bin's value forward while `t < last_real_sample + fill_limit`,
+  else it is null. Nothing is carried across midnight: each (hierarchy, day) table is a pure
+  function of that day's samples.
+- Several raw series that map to one column (e.g. with and without `message_source=master`) are one
+  series for binning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyarrow as pa
+
+from sim_platform.core.catalog import Catalog, SeriesInfo, Signal
+from sim_platform.core.rawdata import RawBatch, distinct_mask
+
+BIN_MS = 5_000
+DAY_MS = 86_400_000
+BINS_PER_DAY = DAY_MS // BIN_MS
+BINS_PER_HOUR = 3_600_000 // BIN_MS
+
+
+@dataclass
+class HierarchyDay:
+    """The 5-second table of one hierarchy for one day, and which hours had real samples."""
+
+    hierarchy: str
+    table: pa.Table  # BINS_PER_DAY rows: timestamp + one column per series
+    hours: list[int]  # hours (0-23) with at least one raw sample
+    real_share: dict[str, float]  # share of bins with a real sample, per column
+    distinct_rows: int = 0  # distinct raw samples of the day that landed in this hierarchy
+    unknown_columns: list[str] = field(default_factory=list)
+    column_meta: dict[str, dict[str, str]] = field(default_factory=dict)  # per column: payload, unit, ...
+
+
+def _column_plan(catalog: Catalog, batch: RawBatch) -> tuple[dict[str, dict[str, Signal]], np.ndarray, list[str]]:
+    """Columns per hierarchy (declared ones first, in catalog order) and each series' global column."""
+    text_series = set(np.unique(batch.txt_sid).tolist())
+    placed: list[SeriesInfo] = []
+    for i, (payload, tags) in enumerate(batch.series):
+        info = catalog.place(payload, tags)
+        if i in text_series and info.signal.kind != "text":
+            info = SeriesInfo(info.hierarchy, info.column, replace(info.signal, kind="text", aggregation="last"))
+        placed.append(info)
+    hierarchies = {info.hierarchy for info in placed}
+    columns: dict[str, dict[str, Signal]] = {}
+    for h in sorted(hierarchies):
+        declared = dict(catalog.declared_columns(catalog.hierarchy_level(h)))
+        extra_sigs: dict[str, Signal] = {}
+        for i in placed:  # a text sighting wins, so one column has one kind
+            if i.hierarchy == h and i.column not in declared and extra_sigs.get(i.column, i.signal).kind != "text":
+                extra_sigs[i.column] = i.signal
+        extra = sorted(extra_sigs.items())
+        columns[h] = {**declared, **dict(extra)}
+    flat = [(h, c) for h, cols in columns.items() for c in cols]
+    index = {hc: i for i, hc in enumerate(flat)}
+    series_col = np.array([index[(i.hierarchy, i.column)] for i in placed] or [0], dtype=np.int64)
+    unknown = sorted({f"{i.hierarchy}/{i.column}" for i in placed if not i.signal.known})
+    return columns, series_col, unknown
+
+
+def _fill(values: np.ndarray, has: np.ndarray, last_ts: np.ndarray, limit_ms: np.ndarray, day_start: int):
+    """Forward-fill a (columns x bins) array under the fill-limit rule; returns values and validity."""
+    ncol, nb = has.shape
+    src = np.where(has, np.arange(nb), -1)
+    np.maximum.accumulate(src, axis=1, out=src)
+    rows = np.arange(ncol)[:, None]
+    safe = np.maximum(src, 0)
+    bin_start = day_start + np.arange(nb, dtype=np.int64) * BIN_MS
+    valid = (src >= 0) & (has | (bin_start[None, :] < last_ts[rows, safe] + limit_ms[:, None]))
+    return values[rows, safe], valid
+
+
+def _last_per_cell(cell: np.ndarray, ts: np.ndarray, tiebreak: np.ndarray):
+    """Index of the last sample (greatest ts, then greatest tiebreak) of every occupied cell."""
+    order = np.lexsort((tiebreak, ts, cell))
+    c = cell[order]
+    ends = np.flatnonzero(np.append(c[1:] != c[:-1], True))
+    return c[ends], order[ends]
+
+
+def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[HierarchyDay]:
+    """Resample one day's raw samples (all files of that UTC day) to 5-second tables.
+
+    Samples are grouped by output column once (a stable sort), then each hierarchy is binned and
+    filled on its own small (columns x 17,280) arrays, which keeps memory flat and caches warm.
+    """
+    columns, series_col, unknown = _column_plan(catalog, batch)
+    flat = [(h, c, sig) for h, cols in columns.items() for c, sig in cols.items()]
+    day_end = day_start_ms + DAY_MS
+    batch = _numbers_of_text_columns_as_text(batch, series_col, flat)
+
+    keep = distinct_mask(batch.num_sid, batch.num_ts, batch.num_val.view(np.int64))
+    keep &= (batch.num_ts >= day_start_ms) & (batch.num_ts < day_end)
+    num = _by_column(series_col, batch.num_sid[keep], batch.num_ts[keep], batch.num_val[keep])
+    tkeep = distinct_mask(batch.txt_sid, batch.txt_ts, _codes(batch.txt_val)[0])
+    tkeep &= (batch.txt_ts >= day_start_ms) & (batch.txt_ts < day_end)
+    t_codes, words = _codes(batch.txt_val[tkeep])
+    txt = _by_column(series_col, batch.txt_sid[tkeep], batch.txt_ts[tkeep], t_codes)
+    words_arr = np.array(words, dtype=object)
+
+    timestamps = pa.array(day_start_ms + np.arange(BINS_PER_DAY, dtype=np.int64) * BIN_MS, pa.int64()).cast(
+        pa.timestamp("ms", tz="UTC")
+    ).cast(pa.timestamp("ns", tz="UTC"))
+    out: list[HierarchyDay] = []
+    c0 = 0
+    for h, cols in columns.items():
+        c1 = c0 + len(cols)
+        sigs = list(cols.values())
+        values, has, last_ts, rows = _bin_columns(num, txt, c0, c1, day_start_ms, sigs)
+        limit_ms = np.array([sig.fill_limit_s * 1000 for sig in sigs], dtype=np.int64)
+        filled, valid = _fill(values, has, last_ts, limit_ms, day_start_ms)
+        arrays, fields, share, meta = [timestamps], [pa.field("timestamp", timestamps.type, nullable=False)], {}, {}
+        for i, (name, sig) in enumerate(cols.items()):
+            ok = valid[i]
+            if sig.kind == "text":
+                codes = np.where(ok, filled[i], 0).astype(np.int64)
+                vals = np.where(ok, words_arr[codes], None) if len(words) else np.full(len(codes), None)
+                arr = pa.array(vals, pa.string())
+            else:
+                arr = pa.array(filled[i], pa.float64(), mask=~ok)
+            arrays.append(arr)
+            fields.append(pa.field(name, arr.type))
+            meta[name] = column_meta(sig)
+            share[name] = float(has[i].mean())
+        hour_has = has.reshape(len(cols), 24, BINS_PER_HOUR).any(axis=(0, 2))
+        table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        h_unknown = [u.split("/", 1)[1] for u in unknown if u.startswith(h + "/")]
+        hours = [int(x) for x in np.flatnonzero(hour_has)]
+        out.append(HierarchyDay(h, table, hours, share, rows, h_unknown, meta))
+        c0 = c1
+    return out
+
+
+def _by_column(series_col: np.ndarray, sid: np.ndarray, ts: np.ndarray, val: np.ndarray):
+    """Samples sorted by output column (stable, so ties keep file order), with the column per row."""
+    col = series_col[sid] if len(sid) else np.empty(0, np.int64)
+    order = np.argsort(col, kind="stable")
+    return col[order], ts[order], val[order]
+
+
+def _bin_columns(num, txt, c0: int, c1: int, day_start_ms: int, sigs: list[Signal]):
+    """Per-bin value, has-sample flag and last sample time for global columns [c0, c1)."""
+    ncol = c1 - c0
+    total = ncol * BINS_PER_DAY
+    values = np.full(total, np.nan)
+    counts = np.zeros(total, np.int64)
+    last_ts = np.full(total, np.iinfo(np.int64).min // 2, dtype=np.int64)
+    rows = 0
+    for part, is_text in ((num, False), (txt, True)):
+        col, ts, val = part
+        lo, hi = np.searchsorted(col, [c0, c1])
+        if hi == lo:
+            continue
+        col, ts, val = col[lo:hi], ts[lo:hi], val[lo:hi]
+        rows += hi - lo
+        cell = (col - c0) * BINS_PER_DAY + (ts - day_start_ms) // BIN_MS
+        n = np.bincount(cell, minlength=total)
+        counts += n
+        np.maximum.at(last_ts, cell, ts)
+        use_last = np.array([is_text or sig.aggregation == "last" for sig in sigs])[col - c0]
+        if not use_last.all():
+            sums = np.bincount(cell[~use_last], weights=val[~use_last], minlength=total)
+            occupied = n > 0
+            values[occupied] = sums[occupied] / n[occupied]
+        if use_last.any():
+            cells, last_idx = _last_per_cell(cell[use_last], ts[use_last], val[use_last])
+            values[cells] = val[use_last][last_idx]
+    shape = (ncol, BINS_PER_DAY)
+    return values.reshape(shape), counts.reshape(shape) > 0, last_ts.reshape(shape), int(rows)
+
+
+def _numbers_of_text_columns_as_text(batch: RawBatch, series_col: np.ndarray, flat) -> RawBatch:
+    """An uncatalogued series that is text in one file and numeric in another is text throughout."""
+    text_col = np.array([sig.kind == "text" for _, _, sig in flat] or [False])
+    if not len(batch.num_sid):
+        return batch
+    move = text_col[series_col[batch.num_sid]]
+    if not move.any():
+        return batch
+    moved = np.array([repr(float(v)) for v in batch.num_val[move]], dtype=object)
+    return RawBatch(
+        batch.series,
+        batch.num_sid[~move],
+        batch.num_ts[~move],
+        batch.num_val[~move],
+        np.concatenate([batch.txt_sid, batch.num_sid[move]]),
+        np.concatenate([batch.txt_ts, batch.num_ts[move]]),
+        np.concatenate([batch.txt_val, moved]),
+        batch.raw_rows,
+        batch.sources,
+    )
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Sorted dictionary codes of string values (so code order is value order)."""
+    if len(values) == 0:
+        return np.empty(0, np.int64), []
+    words, codes = np.unique(values.astype(str), return_inverse=True)
+    return codes.astype(np.int64), [str(w) for w in words]
+
+
+def column_meta(sig: Signal) -> dict[str, str]:
+    """What an hour file records about each column (so plots and readers need no catalog)."""
+    return {
+        "payload_type": sig.payload_type,
+        "unit": sig.unit,
+        "kind": sig.kind,
+        "aggregation": sig.aggregation,
+        "fill_limit_s": f"{sig.fill_limit_s:g}",
+        "in_catalog": "true" if sig.known else "false",
+    }

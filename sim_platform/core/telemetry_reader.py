@@ -1,0 +1,241 @@
+"""Telemetry exports (long-form parquet) -> `RawBatch`.
+
+The exports carry `timestamp` (epoch seconds), `payload_type`, `value` (always a string) and `tags`
+(list of [key, value] pairs). Decoding `tags` as Python objects is what makes naive readers slow, so
+this reader asks Arrow for dictionary-encoded leaves and identifies each row's series from small
+integer codes: every distinct (key, value) pair of a file gets a bit, a row's tag set is the OR of its
+bits, and (payload, bitmask) pairs are factorised. Only the few distinct series are decoded to
+strings, each once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sim_platform.core.catalog import Catalog
+from sim_platform.core.rawdata import InputError, RawBatch, distinct_mask
+
+REQUIRED = ("timestamp", "payload_type", "value", "tags")
+_DICT_COLUMNS = ["payload_type", "value", "tags.list.element.list.element"]
+
+
+def _check_schema(path: Path, schema: pa.Schema) -> None:
+    missing = [c for c in REQUIRED if c not in schema.names]
+    if missing:
+        raise InputError(path, f"unknown layout: not a telemetry export (missing columns {missing}; has {schema.names})")
+    ts = schema.field("timestamp").type
+    if not (pa.types.is_integer(ts) or pa.types.is_timestamp(ts)):
+        raise InputError(path, f"unknown layout: column 'timestamp' is {ts}, expected int64 epoch seconds")
+    for name in ("payload_type", "value"):
+        t = schema.field(name).type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)):
+            raise InputError(path, f"unknown layout: column {name!r} is {t}, expected string")
+    tags = schema.field("tags").type
+    if not (pa.types.is_list(tags) and pa.types.is_list(tags.value_type)):
+        raise InputError(path, f"unknown layout: column 'tags' is {tags}, expected list<list<string>>")
+
+
+def timestamp_range_ms(path: Path) -> tuple[int, int] | None:
+    """(min, max) timestamp of a telemetry file in ms from the parquet footer, without reading rows.
+
+    Returns None when the footer has no statistics (the caller then reads the column).
+    """
+    meta = pq.ParquetFile(path).metadata
+    if meta.num_rows == 0:
+        return None
+    idx = meta.schema.names.index("timestamp") if "timestamp" in meta.schema.names else None
+    if idx is None:
+        return None
+    lo = hi = None
+    for rg in range(meta.num_row_groups):
+        col = meta.row_group(rg).column(idx)
+        st = col.statistics
+        if st is None or not st.has_min_max:
+            return None
+        lo = st.min if lo is None else min(lo, st.min)
+        hi = st.max if hi is None else max(hi, st.max)
+    if not isinstance(lo, int):  # timestamp logical type: let the reader work it out
+        return None
+    return int(lo) * 1000, int(hi) * 1000
+
+
+def _timestamps_ms(path: Path, col: pa.ChunkedArray) -> np.ndarray:
+    if col.null_count:
+        raise InputError(path, f"{col.null_count} rows have no timestamp")
+    if pa.types.is_timestamp(col.type):
+        col = pc.cast(col, pa.timestamp("ms", tz=col.type.tz)).cast(pa.int64())
+        return col.to_numpy()
+    return col.to_numpy().astype(np.int64) * 1000
+
+
+def _dict_parts(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    if not pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_encode()
+    return arr.indices.to_numpy(zero_copy_only=False), arr.dictionary
+
+
+def _parse_numbers(dictionary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Float value and is-numeric flag for every dictionary entry."""
+    try:
+        return pc.cast(dictionary, pa.float64()).to_numpy(zero_copy_only=False), np.ones(len(dictionary), bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        vals = np.full(len(dictionary), np.nan)
+        ok = np.zeros(len(dictionary), bool)
+        for i, s in enumerate(dictionary.to_pylist()):
+            try:
+                vals[i] = float(s)
+                ok[i] = True
+            except (TypeError, ValueError):
+                pass
+        return vals, ok
+
+
+def _row_series(path: Path, tags_col: pa.ChunkedArray, n: int) -> tuple[np.ndarray, list[tuple]]:
+    """Per-row tag-set code, and the tags (in file order) of each code.
+
+    Every distinct (key, value) pair of the file gets a bit; a row's tag set is the OR of its bits,
+    kept in 63-bit words so any number of distinct pairs works. Rows are identified by their words
+    and their pair count (so a pair given twice is not merged away), and each identity is decoded
+    once, from its first row.
+    """
+    import pandas as pd
+
+    tags = tags_col.combine_chunks() if tags_col.num_chunks != 1 else tags_col.chunk(0)
+    if tags.null_count:
+        tags = pc.fill_null(tags, pa.scalar([], tags.type))
+    outer = tags.offsets.to_numpy()
+    pairs = tags.values
+    inner = pairs.offsets.to_numpy()[outer[0] : outer[-1] + 1]
+    if pairs.null_count or (len(inner) > 1 and not np.all(np.diff(inner) == 2)):
+        raise InputError(path, "malformed tags: every tag must be a [key, value] pair")
+    leaves = pairs.values.slice(inner[0], inner[-1] - inner[0]) if len(inner) > 1 else pairs.values.slice(0, 0)
+    if leaves.null_count:
+        raise InputError(path, "malformed tags: a tag key or value is null")
+    if not pa.types.is_dictionary(leaves.type):
+        leaves = leaves.dictionary_encode()
+    codes = leaves.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    words = leaves.dictionary.to_pylist()
+    k_code, v_code = codes[0::2], codes[1::2]
+    pair_code = k_code * len(words) + v_code
+    if len(words) ** 2 <= 1 << 16:  # the usual case: a dense lookup table beats hashing
+        present = np.bincount(pair_code, minlength=len(words) ** 2) > 0
+        slot = (np.cumsum(present) - 1)[pair_code]
+    else:
+        slot, _ = pd.factorize(pair_code)
+    row_starts = outer[:-1] - outer[0]
+    counts = np.diff(outer).astype(np.int64)
+    nonempty = counts > 0
+    n_words = int(slot.max()) // 63 + 1 if len(slot) else 0
+    row_code = None
+    for word in range(n_words):
+        if n_words == 1:
+            bits = np.left_shift(np.uint64(1), slot.astype(np.uint64))
+        else:
+            bits = np.where(slot // 63 == word, np.left_shift(np.uint64(1), (slot % 63).astype(np.uint64)), np.uint64(0))
+        mask = np.zeros(n, dtype=np.uint64)
+        mask[nonempty] = np.bitwise_or.reduceat(bits, row_starts[nonempty])
+        word_code, word_uniq = pd.factorize(mask)
+        row_code = word_code if row_code is None else pd.factorize(row_code * np.int64(len(word_uniq)) + word_code)[0]
+        if n_words == 1 and np.any(np.bitwise_count(mask).astype(np.int64) != counts):
+            raise InputError(path, "malformed tags: the same tag is given twice in one row")
+    if row_code is None:
+        row_code = np.zeros(n, np.int64)
+    elif n_words > 1:  # pair counts tell rows with a repeated pair apart; decoding then reports them
+        row_code = pd.factorize(row_code * np.int64(counts.max() + 1) + counts)[0]
+    n_codes = int(row_code.max()) + 1 if n else 0
+    first_rows = np.full(n_codes, -1, np.int64)
+    first_rows[row_code[::-1]] = np.arange(n - 1, -1, -1)
+    decoded = []
+    for r in first_rows:
+        lo, hi = row_starts[r], row_starts[r] + counts[r]
+        decoded.append(tuple(zip((words[int(k)] for k in k_code[lo:hi]), (words[int(v)] for v in v_code[lo:hi]))))
+    return row_code.astype(np.int64), decoded
+
+
+def read_telemetry(path: str | Path, catalog: Catalog, day_ms: tuple[int, int] | None = None) -> RawBatch:
+    """Read one telemetry export into a `RawBatch` (rows of `day_ms` only, when given).
+
+    Raises `InputError` naming the file for anything that makes the file untrustworthy: unreadable or
+    truncated parquet, a layout that is not a telemetry export, no rows, null or out-of-range
+    timestamps, malformed tags, or a non-numeric value in a series the catalog declares numeric.
+    """
+    path = Path(path)
+    try:
+        pf = pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS)
+        _check_schema(path, pf.schema_arrow)
+        if pf.metadata.num_rows == 0:
+            raise InputError(path, "empty file: no rows")
+        table = pf.read(columns=list(REQUIRED))
+        if any(c.num_chunks > 1 for c in table.columns):
+            table = table.unify_dictionaries().combine_chunks()
+    except InputError:
+        raise
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise InputError(path, f"corrupt or truncated parquet: {exc}") from exc
+    n = table.num_rows
+    ts = _timestamps_ms(path, table.column("timestamp"))
+    lo, hi = catalog.valid_time_range_ms
+    bad = (ts < lo) | (ts >= hi)
+    if bad.any():
+        raise InputError(path, f"{int(bad.sum())} timestamps out of range (e.g. {int(ts[bad][0])} ms since epoch)")
+    if table.column("payload_type").null_count:
+        raise InputError(path, "rows without payload_type")
+    if table.column("value").null_count:
+        raise InputError(path, f"{table.column('value').null_count} rows have a null value")
+    p_idx, p_dict = _dict_parts(table.column("payload_type"))
+    v_idx, v_dict = _dict_parts(table.column("value"))
+    tag_code, tag_sets = _row_series(path, table.column("tags"), n)
+
+    import pandas as pd
+
+    combined = tag_code * np.int64(len(p_dict)) + p_idx
+    sid, uniq = pd.factorize(combined)
+    payloads = p_dict.to_pylist()
+    series = [(payloads[int(c) % len(payloads)], tag_sets[int(c) // len(payloads)]) for c in uniq]
+
+    if day_ms is not None:
+        keep = (ts >= day_ms[0]) & (ts < day_ms[1])
+        if not keep.all():
+            sid, ts, v_idx = sid[keep], ts[keep], v_idx[keep]
+    numbers, is_num = _parse_numbers(v_dict)
+    # Decide per series whether it is text; catalog numeric series must parse.
+    row_ok = is_num[v_idx]
+    series_text = np.zeros(len(series), bool)
+    bad_per_series = np.bincount(sid[~row_ok], minlength=len(series)) if not row_ok.all() else None
+    for i, (payload, tags) in enumerate(series):
+        sig = catalog.signal(payload)
+        if sig.kind == "text":
+            series_text[i] = True
+        elif bad_per_series is not None and bad_per_series[i]:
+            if sig.known:
+                example = v_dict[int(v_idx[(sid == i) & ~row_ok][0])].as_py()
+                raise InputError(
+                    path,
+                    f"non-numeric value {example!r} in numeric series {payload} {dict(tags)} "
+                    f"({int(bad_per_series[i])} rows)",
+                )
+            series_text[i] = True  # not in the catalog and not numeric: keep it as text
+    is_text_row = series_text[sid]
+    nrow = ~is_text_row
+    num_sid, num_ts, num_val = sid[nrow].astype(np.int32), ts[nrow], numbers[v_idx[nrow]]
+    t_sid, t_ts, t_vidx = sid[is_text_row].astype(np.int32), ts[is_text_row], v_idx[is_text_row]
+    keep = distinct_mask(num_sid, num_ts, num_val.view(np.int64))
+    tkeep = distinct_mask(t_sid, t_ts, t_vidx.astype(np.int64))
+    words = np.array(v_dict.to_pylist(), dtype=object) if is_text_row.any() else np.empty(0, object)
+    return RawBatch(
+        series=series,
+        num_sid=num_sid[keep],
+        num_ts=num_ts[keep],
+        num_val=num_val[keep],
+        txt_sid=t_sid[tkeep],
+        txt_ts=t_ts[tkeep],
+        txt_val=words[t_vidx[tkeep]] if len(words) else np.empty(0, object),
+        raw_rows=int(len(ts)),
+        sources=[str(path)],
+    )
