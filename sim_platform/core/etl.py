@@ -14,7 +14,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -73,23 +73,28 @@ class EtlSummary:
         }
 
 
-def read_day(files: list[InputFile], day: date, catalog: Catalog) -> tuple[RawBatch, list[InputError]]:
-    """Read every file's rows of one day; bad files are returned as errors, not raised."""
+def read_file(f: InputFile, day: date, catalog: Catalog) -> RawBatch:
+    """One file's distinct rows of one day; InputError names the file when it is bad."""
     from sim_platform.core.hdf5_runs import read_run_file
     from sim_platform.core.telemetry_reader import read_telemetry
 
     start = day_start_ms(day)
-    window = (start, start + DAY_MS)
+    reader = read_telemetry if f.kind == "telemetry" else read_run_file
+    batch = reader(f.path, catalog, None if f.days == (day,) else (start, start + DAY_MS))
+    try:
+        for payload, tags in batch.series:  # placement problems belong to the file, too
+            catalog.place(payload, tags)
+    except SeriesError as exc:
+        raise InputError(f.path, str(exc)) from exc
+    return batch
+
+
+def read_day(files: list[InputFile], day: date, catalog: Catalog) -> tuple[RawBatch, list[InputError]]:
+    """Read every file's rows of one day; bad files are returned as errors, not raised."""
     batches, errors = [], []
     for f in files:
-        reader = read_telemetry if f.kind == "telemetry" else read_run_file
         try:
-            batch = reader(f.path, catalog, None if f.days == (day,) else window)
-            for payload, tags in batch.series:  # placement problems belong to the file, too
-                catalog.place(payload, tags)
-            batches.append(batch)
-        except SeriesError as exc:
-            errors.append(InputError(f.path, str(exc)))
+            batches.append(read_file(f, day, catalog))
         except InputError as exc:
             errors.append(exc)
     return concat_batches(batches), errors
@@ -117,11 +122,24 @@ def process_day(
     catalog: Catalog,
     skip_bad_files: bool = False,
 ) -> DayResult:
+    """Read, resample, validate and write one day (the whole job for one day, in this process)."""
     t0 = time.perf_counter()
-    result = DayResult(day, files_read=len(files))
     batch, errors = read_day(files, day, catalog)
-    result.failures = [str(e) for e in errors]
-    result.raw_rows = batch.raw_rows
+    return finish_day(batch, errors, len(files), day, target, catalog, skip_bad_files, t0)
+
+
+def finish_day(
+    batch: RawBatch,
+    errors: list[InputError],
+    files_read: int,
+    day: date,
+    target: OutputTarget,
+    catalog: Catalog,
+    skip_bad_files: bool,
+    t0: float,
+) -> DayResult:
+    """Resample, validate and write a day whose files have been read."""
+    result = DayResult(day, files_read=files_read, failures=[str(e) for e in errors], raw_rows=batch.raw_rows)
     if errors and not skip_bad_files:
         result.failures.append(f"day {day}: not written, {len(errors)} bad input file(s)")
         result.seconds = time.perf_counter() - t0
@@ -151,8 +169,20 @@ def _init_worker(catalog_path: str | None, output: str) -> None:
     _WORKER_STATE["target"] = LocalTarget(output)
 
 
-def _run_day(files: list[InputFile], day: date, skip_bad_files: bool) -> DayResult:
-    return process_day(files, day, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files)
+def _read_task(f: InputFile, day: date) -> RawBatch | InputError:
+    try:
+        return read_file(f, day, _WORKER_STATE["catalog"])
+    except InputError as exc:
+        return exc
+
+
+def _day_task(parts: list[RawBatch | InputError], files_read: int, day: date, skip_bad_files: bool) -> DayResult:
+    t0 = time.perf_counter()
+    batches = [p for p in parts if isinstance(p, RawBatch)]
+    errors = [p for p in parts if isinstance(p, InputError)]
+    return finish_day(
+        concat_batches(batches), errors, files_read, day, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files, t0
+    )
 
 
 def run_etl(
@@ -164,7 +194,13 @@ def run_etl(
     on_plan: Callable[[InputPlan], None] | None = None,
     on_day: Callable[[DayResult], None] | None = None,
 ) -> EtlSummary:
-    """Process every day under `input_dir` into the hour-file layout under `output_dir`."""
+    """Process every day under `input_dir` into the hour-file layout under `output_dir`.
+
+    With several workers the work is a two-stage pipeline over a process pool: every file of a day
+    is read (and deduplicated) as its own task, then the day is merged, resampled, validated and
+    written as one task. File tasks keep both cores busy even when one day is much larger than the
+    others; at most `workers + 1` days are in flight, so memory does not grow with the number of days.
+    """
     t0 = time.perf_counter()
     catalog = load_catalog(catalog_path) if catalog_path else default_catalog()
     plan = plan_inputs(input_dir, catalog)
@@ -174,26 +210,53 @@ def run_etl(
         plan_failures=[str(e) for e in plan.failures], duplicates=plan.duplicates, ignored=len(plan.ignored)
     )
     days = plan.by_day()
-    # biggest days first, so the last worker to finish is not stuck with the largest one
-    order = sorted(days, key=lambda d: -sum(f.size / len(f.days) for f in days[d]))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(order) or 1))
+    order = sorted(days)
+    workers = max(1, min(workers or os.cpu_count() or 1, sum(len(v) for v in days.values()) or 1))
     cat_arg = str(catalog_path) if catalog_path else None
+
+    def done(res: DayResult) -> None:
+        summary.days.append(res)
+        if on_day:
+            on_day(res)
+
     if workers == 1:
         _init_worker(cat_arg, str(output_dir))
         for d in order:
-            res = _run_day(days[d], d, skip_bad_files)
-            summary.days.append(res)
-            if on_day:
-                on_day(res)
+            done(process_day(days[d], d, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files))
     else:
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(cat_arg, str(output_dir))) as pool:
-            futures = {pool.submit(_run_day, days[d], d, skip_bad_files): d for d in order}
-            for fut in as_completed(futures):
-                res = fut.result()
-                summary.days.append(res)
-                if on_day:
-                    on_day(res)
+        _run_pipeline(days, order, workers, cat_arg, str(output_dir), skip_bad_files, done)
     summary.days.sort(key=lambda r: r.day)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done) -> None:
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    if ctx.get_start_method() == "fork":  # import the heavy libraries once, before the workers fork
+        import pandas  # noqa: F401
+        import pandera.pandas  # noqa: F401
+    waiting = deque(order)
+    parts: dict[date, list] = {}
+    remaining: dict[date, int] = {}
+    running: dict = {}
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(cat_arg, output)) as pool:
+        while waiting or running:
+            while waiting and len(parts) < workers + 1:
+                d = waiting.popleft()
+                parts[d], remaining[d] = [], len(days[d])
+                for f in days[d]:
+                    running[pool.submit(_read_task, f, d)] = ("read", d)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                kind, d = running.pop(fut)
+                if kind == "read":
+                    parts[d].append(fut.result())
+                    remaining[d] -= 1
+                    if remaining[d] == 0:
+                        running[pool.submit(_day_task, parts[d], len(days[d]), d, skip_bad_files)] = ("day", d)
+                else:
+                    del parts[d], remaining[d]
+                    done(fut.result())

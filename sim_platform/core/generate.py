@@ -208,6 +208,19 @@ def write_hdf5_day(path: Path, series: list[SynthSeries], day: date, rng: np.ran
     return path
 
 
+def _generate_day(args) -> list[Path]:
+    out, run, d, days, seed, fmt, start = args
+    run_dir = out / f"run_{run + 1:02d}"
+    index = run * days + d
+    day = start + timedelta(days=index)
+    series = synth_day(seed, index, day)
+    rng = np.random.default_rng([seed, index, 1])
+    if fmt == "telemetry":
+        return write_telemetry_day(run_dir, series, day, rng)
+    attrs = {"run_id": run_dir.name, "sample": d + 1, "generator": "sim_platform.core.generate", "seed": seed}
+    return [write_hdf5_day(run_dir / f"sample_{d + 1:02d}.h5", series, day, rng, default_catalog(), attrs)]
+
+
 def generate(
     out: str | Path,
     runs: int = 1,
@@ -215,31 +228,38 @@ def generate(
     seed: int = 0,
     fmt: str = "hdf5",
     start: date = date(2024, 7, 1),
+    workers: int | None = None,
     progress=None,
 ) -> list[Path]:
     """Write `runs` run folders of `days` days each; returns the files written.
 
     hdf5: `out/run_XX/sample_YY.h5`, one file per day. telemetry: `out/run_XX/YYYY/MM/DD/*.parquet`.
+    Days are generated in parallel processes (`workers`, default the core count); the output does not
+    depend on it.
     """
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
     if fmt not in ("hdf5", "telemetry"):
         raise ValueError(f"unknown format {fmt!r}: choose hdf5 or telemetry")
     if runs < 1 or days < 1:
         raise ValueError("runs and days must be at least 1")
-    out = Path(out)
-    catalog = default_catalog()
+    tasks = [(Path(out), r, d, days, seed, fmt, start) for r in range(runs) for d in range(days)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     files: list[Path] = []
-    for r in range(runs):
-        run_dir = out / f"run_{r + 1:02d}"
-        for d in range(days):
-            index = r * days + d
-            day = start + timedelta(days=index)
-            series = synth_day(seed, index, day)
-            rng = np.random.default_rng([seed, index, 1])
-            if fmt == "telemetry":
-                files += write_telemetry_day(run_dir, series, day, rng)
-            else:
-                attrs = {"run_id": run_dir.name, "sample": d + 1, "generator": "sim_platform.core.generate", "seed": seed}
-                files.append(write_hdf5_day(run_dir / f"sample_{d + 1:02d}.h5", series, day, rng, catalog, attrs))
+    if workers == 1:
+        results = map(_generate_day, tasks)
+    else:
+        import multiprocessing as mp
+
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn"))
+        results = pool.map(_generate_day, tasks)
+    try:
+        for task, written in zip(tasks, results):
+            files += written
             if progress:
-                progress(day)
-    return files
+                progress(task[3] * task[1] + task[2])
+    finally:
+        if workers > 1:
+            pool.shutdown()
+    return sorted(files)

@@ -79,12 +79,14 @@ def file_days(path: Path, kind: str, catalog: Catalog) -> tuple[date, ...]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from sim_platform.core.telemetry_reader import timestamp_range_ms
+    from sim_platform.core.telemetry_reader import check_schema, timestamp_range_ms
 
     try:
         if path.stat().st_size == 0:
             raise InputError(path, "empty file: 0 bytes")
-        meta = pq.ParquetFile(path).metadata
+        pf = pq.ParquetFile(path)
+        check_schema(path, pf.schema_arrow)
+        meta = pf.metadata
         if meta.num_rows == 0:
             raise InputError(path, "empty file: no rows")
         rng = timestamp_range_ms(path)

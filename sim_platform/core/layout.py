@@ -87,12 +87,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def table_to_parquet_bytes(table: pa.Table, meta: dict | None = None) -> bytes:
+def table_to_parquet_bytes(table: pa.Table, meta: dict | str | None = None) -> bytes:
+    """Serialise a table; `meta` (a dict, or its JSON) goes into the key-value metadata."""
     sink = io.BytesIO()
     with pq.ParquetWriter(sink, table.schema, **PARQUET_OPTIONS) as writer:
         writer.write_table(table)
         if meta is not None:
-            writer.add_key_value_metadata({META_KEY: json.dumps(meta, sort_keys=True)})
+            writer.add_key_value_metadata({META_KEY: meta if isinstance(meta, str) else json.dumps(meta, sort_keys=True)})
     return sink.getvalue()
 
 
@@ -111,7 +112,7 @@ def hour_tables(hd: HierarchyDay) -> Iterable[tuple[int, pa.Table]]:
 def write_hierarchy_day(target: OutputTarget, hd: HierarchyDay, day: date) -> list[str]:
     """Write the hour files of one (hierarchy, day) and drop stale ones; returns the paths written."""
     written = []
-    meta = {"hierarchy": hd.hierarchy, "columns": hd.column_meta}
+    meta = json.dumps({"hierarchy": hd.hierarchy, "columns": hd.column_meta}, sort_keys=True)
     for hour, table in hour_tables(hd):
         rel = hour_relpath(hd.hierarchy, day, hour)
         target.put(rel, table_to_parquet_bytes(table, meta))

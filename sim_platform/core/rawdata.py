@@ -21,7 +21,7 @@ class InputError(Exception):
 
     def __init__(self, path: str | Path, reason: str):
         self.path = str(path)
-        self.reason = reason
+        self.reason = " ".join(str(reason).split())  # one line, whatever the library said
         super().__init__(f"{self.path}: {reason}")
 
 

@@ -57,7 +57,9 @@ def _column_plan(catalog: Catalog, batch: RawBatch) -> tuple[dict[str, dict[str,
         declared = dict(catalog.declared_columns(catalog.hierarchy_level(h)))
         extra_sigs: dict[str, Signal] = {}
         for i in placed:  # a text sighting wins, so one column has one kind
-            if i.hierarchy == h and i.column not in declared and extra_sigs.get(i.column, i.signal).kind != "text":
+            if i.hierarchy != h or i.column in declared:
+                continue
+            if i.column not in extra_sigs or i.signal.kind == "text":
                 extra_sigs[i.column] = i.signal
         extra = sorted(extra_sigs.items())
         columns[h] = {**declared, **dict(extra)}

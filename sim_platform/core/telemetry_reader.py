@@ -24,7 +24,7 @@ REQUIRED = ("timestamp", "payload_type", "value", "tags")
 _DICT_COLUMNS = ["payload_type", "value", "tags.list.element.list.element"]
 
 
-def _check_schema(path: Path, schema: pa.Schema) -> None:
+def check_schema(path: Path, schema: pa.Schema) -> None:
     missing = [c for c in REQUIRED if c not in schema.names]
     if missing:
         raise InputError(path, f"unknown layout: not a telemetry export (missing columns {missing}; has {schema.names})")
@@ -168,7 +168,7 @@ def read_telemetry(path: str | Path, catalog: Catalog, day_ms: tuple[int, int] |
     path = Path(path)
     try:
         pf = pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS)
-        _check_schema(path, pf.schema_arrow)
+        check_schema(path, pf.schema_arrow)
         if pf.metadata.num_rows == 0:
             raise InputError(path, "empty file: no rows")
         table = pf.read(columns=list(REQUIRED))

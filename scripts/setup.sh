@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Set up sim_platform on a fresh machine: a virtual environment with the package, and with --test
+# everything the test suite talks to for real (Azurite from npm, hdf5-tools from Debian).
+# Idempotent: run it again and it only checks. Used by the README's commands and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WITH_TESTS=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) WITH_TESTS=1 ;;
+    *) echo "usage: scripts/setup.sh [--test]" >&2; exit 2 ;;
+  esac
+done
+
+AZURITE_VERSION=3.37.0
+PYTHON=${PYTHON:-python3}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PYTHON" -m venv .venv
+  .venv/bin/pip install --quiet --upgrade pip
+fi
+
+if [ "$WITH_TESTS" = 1 ]; then
+  echo "==> installing sim_platform with test extras"
+  .venv/bin/pip install --quiet -e ".[test]"
+else
+  echo "==> installing sim_platform"
+  .venv/bin/pip install --quiet -e .
+fi
+
+if [ "$WITH_TESTS" = 1 ]; then
+  apt_packages=()
+  command -v h5dump >/dev/null || apt_packages+=(hdf5-tools)
+  command -v npm >/dev/null || apt_packages+=(nodejs npm)
+  if [ "${#apt_packages[@]}" -gt 0 ]; then
+    echo "==> apt-get install ${apt_packages[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+  fi
+  if [ ! -x .tools/node_modules/.bin/azurite-blob ] || \
+     [ "$(node -p "require('./.tools/node_modules/azurite/package.json').version" 2>/dev/null)" != "$AZURITE_VERSION" ]; then
+    echo "==> npm install azurite@$AZURITE_VERSION into .tools/"
+    mkdir -p .tools
+    npm install --prefix .tools --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION" >/dev/null
+  fi
+fi
+echo "==> setup done"
