@@ -1,7 +1,8 @@
 """Run a command under /usr/bin/time -v and sample its whole process tree's RSS.
 
 GNU time reports the largest single process; with worker processes the sum matters too, so a thread
-samples the tree every 20 ms with psutil (a dagster dependency, so already installed).
+samples the tree's proportional set size (PSS: shared pages split between the processes that share
+them, so forked workers are not counted twice) every 20 ms with psutil (a dagster dependency).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def measure(cmd: list[str], env=None) -> dict:
         while not done.is_set():
             try:
                 procs = [root, *root.children(recursive=True)]
-                peak["tree"] = max(peak["tree"], sum(p.memory_info().rss for p in procs if p.is_running()))
+                peak["tree"] = max(peak["tree"], sum(p.memory_full_info().pss for p in procs if p.is_running()))
             except psutil.Error:
                 pass
             time.sleep(0.02)
@@ -42,4 +43,4 @@ def measure(cmd: list[str], env=None) -> dict:
     maxrss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
     user = float(re.search(r"User time \(seconds\): (\S+)", err).group(1))
     system = float(re.search(r"System time \(seconds\): (\S+)", err).group(1))
-    return {"seconds": seconds, "cpu_seconds": user + system, "max_rss_mb": maxrss_kb / 1024, "tree_rss_mb": peak["tree"] / 2**20, "stdout": out}
+    return {"seconds": seconds, "cpu_seconds": user + system, "max_rss_mb": maxrss_kb / 1024, "tree_pss_mb": peak["tree"] / 2**20, "stdout": out}

@@ -169,17 +169,30 @@ def _init_worker(catalog_path: str | None, output: str) -> None:
     _WORKER_STATE["target"] = LocalTarget(output)
 
 
-def _read_task(f: InputFile, day: date) -> RawBatch | InputError:
-    try:
-        return read_file(f, day, _WORKER_STATE["catalog"])
-    except InputError as exc:
-        return exc
+#: Files of a day are read in tasks of about this many input bytes: big enough that per-task costs
+#: (pickling, scheduling) vanish, small enough that a large day still spreads over every worker.
+READ_CHUNK_BYTES = 8 << 20
 
 
-def _day_task(parts: list[RawBatch | InputError], files_read: int, day: date, skip_bad_files: bool) -> DayResult:
+def _chunks(files: list[InputFile]) -> list[list[InputFile]]:
+    chunks, current, size = [], [], 0
+    for f in files:
+        current.append(f)
+        size += f.size / len(f.days)
+        if size >= READ_CHUNK_BYTES:
+            chunks.append(current)
+            current, size = [], 0
+    return chunks + ([current] if current else [])
+
+
+def _read_task(files: list[InputFile], day: date) -> tuple[RawBatch, list[InputError]]:
+    return read_day(files, day, _WORKER_STATE["catalog"])
+
+
+def _day_task(parts: list[tuple[RawBatch, list[InputError]]], files_read: int, day: date, skip_bad_files: bool) -> DayResult:
     t0 = time.perf_counter()
-    batches = [p for p in parts if isinstance(p, RawBatch)]
-    errors = [p for p in parts if isinstance(p, InputError)]
+    batches = [b for b, _ in parts]
+    errors = [e for _, errs in parts for e in errs]
     return finish_day(
         concat_batches(batches), errors, files_read, day, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files, t0
     )
@@ -196,9 +209,9 @@ def run_etl(
 ) -> EtlSummary:
     """Process every day under `input_dir` into the hour-file layout under `output_dir`.
 
-    With several workers the work is a two-stage pipeline over a process pool: every file of a day
-    is read (and deduplicated) as its own task, then the day is merged, resampled, validated and
-    written as one task. File tasks keep both cores busy even when one day is much larger than the
+    With several workers the work is a two-stage pipeline over a process pool: the files of a day
+    are read (and deduplicated) in chunks of about READ_CHUNK_BYTES, then the day is merged,
+    resampled, validated and written as one task. File tasks keep both cores busy even when one day is much larger than the
     others; at most `workers + 1` days are in flight, so memory does not grow with the number of days.
     """
     t0 = time.perf_counter()
@@ -246,9 +259,10 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done) -
         while waiting or running:
             while waiting and len(parts) < workers + 1:
                 d = waiting.popleft()
-                parts[d], remaining[d] = [], len(days[d])
-                for f in days[d]:
-                    running[pool.submit(_read_task, f, d)] = ("read", d)
+                chunks = _chunks(days[d])
+                parts[d], remaining[d] = [], len(chunks)
+                for chunk in chunks:
+                    running[pool.submit(_read_task, chunk, d)] = ("read", d)
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
                 kind, d = running.pop(fut)

@@ -67,10 +67,10 @@ def timestamp_range_ms(path: Path) -> tuple[int, int] | None:
 def _timestamps_ms(path: Path, col: pa.ChunkedArray) -> np.ndarray:
     if col.null_count:
         raise InputError(path, f"{col.null_count} rows have no timestamp")
-    if pa.types.is_timestamp(col.type):
-        col = pc.cast(col, pa.timestamp("ms", tz=col.type.tz)).cast(pa.int64())
-        return col.to_numpy()
-    return col.to_numpy().astype(np.int64) * 1000
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    if pa.types.is_timestamp(arr.type):
+        return pc.cast(arr, pa.timestamp("ms", tz=arr.type.tz)).cast(pa.int64()).to_numpy()
+    return arr.to_numpy().astype(np.int64) * 1000
 
 
 def _dict_parts(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
@@ -151,10 +151,14 @@ def _row_series(path: Path, tags_col: pa.ChunkedArray, n: int) -> tuple[np.ndarr
     n_codes = int(row_code.max()) + 1 if n else 0
     first_rows = np.full(n_codes, -1, np.int64)
     first_rows[row_code[::-1]] = np.arange(n - 1, -1, -1)
-    decoded = []
-    for r in first_rows:
-        lo, hi = row_starts[r], row_starts[r] + counts[r]
-        decoded.append(tuple(zip((words[int(k)] for k in k_code[lo:hi]), (words[int(v)] for v in v_code[lo:hi]))))
+    # decode each distinct row once: gather the pairs of all first rows in one go, then split
+    n_pairs = counts[first_rows]
+    ends = np.cumsum(n_pairs)
+    take = np.repeat(row_starts[first_rows] - (ends - n_pairs), n_pairs) + np.arange(int(ends[-1]) if len(ends) else 0)
+    word_arr = np.array(words, dtype=object)
+    keys, values = word_arr[k_code[take]].tolist(), word_arr[v_code[take]].tolist()
+    bounds = [0, *ends.tolist()]
+    decoded = [tuple(zip(keys[a:b], values[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
     return row_code.astype(np.int64), decoded
 
 

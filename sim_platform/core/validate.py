@@ -2,7 +2,8 @@
 
 One schema describes what every hour file promises: a tz-aware UTC `timestamp` on the exact
 5-second grid (aligned to :00/:05, unique, increasing, 720 rows per hour), then the catalog's
-columns (all present, float64 or text) with values inside the catalog bounds. Its hour-level checks
+columns (all present, float64 or text) with values inside the catalog bounds (one vectorised
+frame-level check) and text values in the allowed set. Its hour-level checks
 group by hour, so the same schema validates a single hour file and the concatenation of a day's
 hour files of one hierarchy; the ETL validates the latter before writing, which is the same rows
 and costs one validation per (hierarchy, day) instead of 24.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -37,6 +39,27 @@ def _hours_complete(ts: pd.Series) -> bool:
 
 def _text_values_are_strings(s: pd.Series) -> bool:
     return bool(s.dropna().map(type).eq(str).all())
+
+
+def _bounds_check(columns: tuple[tuple[str, Signal], ...]):
+    """One vectorised check of every bounded column (per-column pandera checks cost ~0.4 ms each).
+
+    It returns a boolean frame, so a failure still names each offending column and row.
+    """
+    names = [n for n, sig in columns if sig.kind != "text" and sig.bounds]
+    lo = np.array([sig.bounds[0] for n, sig in columns if sig.kind != "text" and sig.bounds])
+    hi = np.array([sig.bounds[1] for n, sig in columns if sig.kind != "text" and sig.bounds])
+
+    def within_bounds(df: pd.DataFrame) -> pd.DataFrame:
+        ok = np.ones(df.shape, dtype=bool)
+        keep = [i for i, n in enumerate(names) if n in df.columns and df[n].dtype.kind == "f"]
+        if keep:  # missing or mistyped columns are reported by the column checks
+            values = df[[names[i] for i in keep]].to_numpy(dtype=np.float64)
+            inside = np.isnan(values) | ((values >= lo[keep]) & (values <= hi[keep]))
+            ok[:, [df.columns.get_loc(names[i]) for i in keep]] = inside
+        return pd.DataFrame(ok, index=df.index, columns=df.columns)
+
+    return within_bounds, names
 
 
 def hour_file_schema(columns: dict[str, Signal]):
@@ -67,9 +90,12 @@ def _cached_schema(columns: tuple[tuple[str, Signal], ...]):
                 checks.append(pdr.Check.isin(list(sig.allowed)))
             spec[name] = pdr.Column(None, nullable=True, checks=checks)
         else:
-            checks = [pdr.Check.in_range(*sig.bounds)] if sig.bounds else []
-            spec[name] = pdr.Column("float64", nullable=True, checks=checks)
-    return pdr.DataFrameSchema(spec, strict=True, ordered=True, name="hour_file")
+            spec[name] = pdr.Column("float64", nullable=True)
+    frame_checks = []
+    within_bounds, bounded = _bounds_check(columns)
+    if bounded:
+        frame_checks.append(pdr.Check(within_bounds, name="within_catalog_bounds", error="values outside the catalog bounds"))
+    return pdr.DataFrameSchema(spec, checks=frame_checks, strict=True, ordered=True, name="hour_file")
 
 
 def schema_columns(table: pa.Table, catalog: Catalog, hierarchy: str) -> dict[str, Signal]:

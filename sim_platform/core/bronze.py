@@ -1,0 +1,172 @@
+"""The bronze layer: one parquet file per UTC day holding that day's distinct raw samples.
+
+Why it exists: the silver partitions are (day x hierarchy), and a run that materialises one
+hierarchy of a day must not pay for reading every raw export of that day again. So a day's raw
+files are read once, deduplicated with the core rule (`distinct_mask`), and stored sorted by
+hierarchy with exactly ONE ROW GROUP PER HIERARCHY. Reading one module back is then a row-group
+selection (`read_bronze(path, ["phase1_module3"])`), and the resampler sees the same samples it
+would have seen from the raw files, so silver built from bronze equals the ETL's output.
+
+Layout of a bronze file (long format, one row per distinct sample):
+`hierarchy, payload, tags (JSON list of [key, value] in original order), ts (int64 ms UTC),
+value (float64, null for text), text (string, null for numbers)`; the key-value metadata
+`sim_platform_bronze` records the day and the hierarchy of each row group.
+
+No Dagster import: the Dagster asset `telemetry_day` only calls `write_bronze` / `read_bronze`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim_platform.core.catalog import Catalog
+from sim_platform.core.layout import day_start_ms, write_bytes_atomic
+from sim_platform.core.rawdata import RawBatch, distinct_mask
+from sim_platform.core.resample import DAY_MS
+
+BRONZE_META_KEY = "sim_platform_bronze"
+BRONZE_SCHEMA = pa.schema(
+    [
+        ("hierarchy", pa.string()),
+        ("payload", pa.string()),
+        ("tags", pa.string()),
+        ("ts", pa.int64()),
+        ("value", pa.float64()),
+        ("text", pa.string()),
+    ]
+)
+
+
+def bronze_relpath(day: date) -> str:
+    return f"{day:%Y/%m/%d}/telemetry_day.parquet"
+
+
+def _series_strings(batch: RawBatch) -> tuple[np.ndarray, np.ndarray]:
+    payloads = np.array([p for p, _ in batch.series] or [""], dtype=object)
+    tags = np.array([json.dumps([list(kv) for kv in t]) for _, t in batch.series] or ["[]"], dtype=object)
+    return payloads, tags
+
+
+def _text_key(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return pd.factorize(values.astype(str))[0].astype(np.int64) if len(values) else np.empty(0, np.int64)
+
+
+def bronze_table(batch: RawBatch, day: date, catalog: Catalog) -> tuple[pa.Table, list[str]]:
+    """The day's distinct samples as one table sorted by hierarchy; returns (table, hierarchies)."""
+    start = day_start_ms(day)
+    end = start + DAY_MS
+    keep_n = distinct_mask(batch.num_sid, batch.num_ts, batch.num_val.view(np.int64))
+    keep_n &= (batch.num_ts >= start) & (batch.num_ts < end)
+    keep_t = distinct_mask(batch.txt_sid, batch.txt_ts, _text_key(batch.txt_val))
+    keep_t &= (batch.txt_ts >= start) & (batch.txt_ts < end)
+
+    series_h = np.array([catalog.place(p, t).hierarchy for p, t in batch.series] or [""], dtype=object)
+    payloads, tags = _series_strings(batch)
+    sid = np.concatenate([batch.num_sid[keep_n], batch.txt_sid[keep_t]]).astype(np.int64)
+    ts = np.concatenate([batch.num_ts[keep_n], batch.txt_ts[keep_t]])
+    n_num = int(keep_n.sum())
+    value = np.concatenate([batch.num_val[keep_n], np.zeros(len(ts) - n_num)])
+    is_text = np.arange(len(ts)) >= n_num
+    text = np.concatenate([np.full(n_num, None, dtype=object), batch.txt_val[keep_t].astype(object)])
+
+    hier_names = sorted(set(series_h[np.unique(sid)].tolist())) if len(sid) else []
+    rank = {h: i for i, h in enumerate(hier_names)}
+    series_rank = np.array([rank.get(h, -1) for h in series_h], dtype=np.int64)
+    # hierarchy, then series (payload, tags), then time: a module's rows are contiguous and ordered
+    series_order = np.argsort(np.array([f"{p}\x1f{t}" for p, t in zip(payloads, tags)], dtype=object), kind="stable")
+    series_pos = np.empty(len(series_order), np.int64)
+    series_pos[series_order] = np.arange(len(series_order))
+    order = np.lexsort((ts, series_pos[sid] if len(sid) else sid, series_rank[sid] if len(sid) else sid))
+    sid, ts, value, is_text, text = sid[order], ts[order], value[order], is_text[order], text[order]
+    table = pa.Table.from_arrays(
+        [
+            pa.array(series_h[sid], pa.string()),
+            pa.array(payloads[sid], pa.string()),
+            pa.array(tags[sid], pa.string()),
+            pa.array(ts, pa.int64()),
+            pa.array(value, pa.float64(), mask=is_text),
+            pa.array(text, pa.string()),
+        ],
+        schema=BRONZE_SCHEMA,
+    )
+    return table, hier_names
+
+
+def bronze_bytes(batch: RawBatch, day: date, catalog: Catalog) -> tuple[bytes, dict]:
+    """Serialise a day: one row group per hierarchy; returns (bytes, summary)."""
+    table, hierarchies = bronze_table(batch, day, catalog)
+    column = table.column("hierarchy")
+    bounds = np.flatnonzero(np.append(True, column.to_numpy(zero_copy_only=False)[1:] != column.to_numpy(zero_copy_only=False)[:-1])) if len(table) else np.empty(0, np.int64)
+    starts = list(bounds) + [len(table)]
+    rows = {}
+    summary = {"day": day.isoformat(), "hierarchies": hierarchies, "raw_rows": int(batch.raw_rows), "sources": len(batch.sources)}
+    sink = io.BytesIO()
+    with pq.ParquetWriter(sink, BRONZE_SCHEMA, compression="zstd", use_dictionary=["hierarchy", "payload", "tags", "text"]) as writer:
+        for i, h in enumerate(hierarchies):
+            part = table.slice(starts[i], starts[i + 1] - starts[i])
+            writer.write_table(part, row_group_size=max(1, len(part)))
+            rows[h] = len(part)
+        writer.add_key_value_metadata({BRONZE_META_KEY: json.dumps(summary, sort_keys=True)})
+    summary["rows"] = rows
+    summary["distinct_rows"] = len(table)
+    return sink.getvalue(), summary
+
+
+def write_bronze(batch: RawBatch, day: date, catalog: Catalog, path: str | Path) -> dict:
+    """Write the day's bronze file atomically (absent, old, or complete new); returns its summary."""
+    data, summary = bronze_bytes(batch, day, catalog)
+    write_bytes_atomic(Path(path), data)
+    summary["bytes"] = len(data)
+    return summary
+
+
+def bronze_hierarchies(path: str | Path) -> list[str]:
+    """Hierarchies stored in a bronze file (one per row group, in row-group order)."""
+    kv = pq.read_metadata(path).metadata or {}
+    return json.loads(kv[BRONZE_META_KEY.encode()])["hierarchies"]
+
+
+def read_bronze(path: str | Path, hierarchies: list[str] | None = None) -> RawBatch:
+    """The stored samples (all, or only those of `hierarchies`, by row-group selection) as a RawBatch."""
+    pf = pq.ParquetFile(path)
+    stored = json.loads(pf.metadata.metadata[BRONZE_META_KEY.encode()])["hierarchies"]
+    wanted = set(stored if hierarchies is None else hierarchies)
+    groups = [i for i, h in enumerate(stored) if h in wanted]
+    if not groups:
+        return RawBatch.empty()
+    table = pf.read_row_groups(groups, columns=["payload", "tags", "ts", "value", "text"])
+    payload = table.column("payload").combine_chunks().dictionary_encode()
+    tags = table.column("tags").combine_chunks().dictionary_encode()
+    pcode = payload.indices.to_numpy().astype(np.int64)
+    tcode = tags.indices.to_numpy().astype(np.int64)
+    uniq, sid = np.unique(pcode * (len(tags.dictionary) + 1) + tcode, return_inverse=True)
+    pdict, tdict = payload.dictionary.to_pylist(), tags.dictionary.to_pylist()
+    series = [
+        (pdict[int(u) // (len(tdict) + 1)], tuple(tuple(kv) for kv in json.loads(tdict[int(u) % (len(tdict) + 1)])))
+        for u in uniq
+    ]
+    sid = sid.astype(np.int32)
+    ts = table.column("ts").to_numpy()
+    text_col = table.column("text")
+    is_text = text_col.is_valid().to_numpy(zero_copy_only=False)
+    value = table.column("value").to_numpy(zero_copy_only=False)
+    return RawBatch(
+        series=series,
+        num_sid=sid[~is_text],
+        num_ts=ts[~is_text],
+        num_val=np.asarray(value[~is_text], dtype=np.float64),
+        txt_sid=sid[is_text],
+        txt_ts=ts[is_text],
+        txt_val=np.asarray(text_col.to_numpy(zero_copy_only=False)[is_text], dtype=object),
+        raw_rows=len(ts),
+        sources=[str(path)],
+    )
