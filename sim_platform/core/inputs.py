@@ -13,7 +13,6 @@ telling which one is right.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -23,6 +22,7 @@ from sim_platform.core.catalog import Catalog
 from sim_platform.core.hdf5_runs import run_time_range_ms
 from sim_platform.core.layout import day_of
 from sim_platform.core.rawdata import InputError
+from sim_platform.storage.checksums import md5_file
 
 TELEMETRY_SUFFIXES = {".parquet"}
 HDF5_SUFFIXES = {".h5", ".hdf5"}
@@ -53,14 +53,6 @@ class InputPlan:
 
 def _identity(path: Path, kind: str) -> str:
     return path.name if kind == "telemetry" else f"{path.parent.name}/{path.name}"
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _days_between(lo_ms: int, hi_ms_inclusive: int) -> tuple[date, ...]:
@@ -128,7 +120,7 @@ def plan_inputs(root: str | Path, catalog: Catalog) -> InputPlan:
         if len(members) == 1:
             accepted.append(members[0])
             continue
-        digests = {p: _md5(p) for p, _ in members}
+        digests = {p: md5_file(p) for p, _ in members}
         if len(set(digests.values())) == 1:
             accepted.append(members[0])
             plan.duplicates.extend(f"{p}: same name and content as {members[0][0]}, read once" for p, _ in members[1:])
