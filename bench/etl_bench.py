@@ -103,7 +103,8 @@ def main() -> int:
         print(json.dumps(results[-1], indent=1), flush=True)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "etl_bench.json").write_text(json.dumps(results, indent=1))
+    for r in results:
+        (out / f"etl_bench_{r['dataset']}.json").write_text(json.dumps(r, indent=1))
     print(table(results))
     return 0
 

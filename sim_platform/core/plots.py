@@ -23,9 +23,6 @@ def _families(table: pa.Table, meta: dict) -> OrderedDict[str, list[str]]:
 
 def draw_day(table: pa.Table, meta: dict, title: str, to: str | Path | None = None):
     """Draw a day table (timestamp + columns); saves a PNG when `to` is given; returns the figure."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
