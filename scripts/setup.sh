@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up sim_platform on a fresh machine: a virtual environment with the package, and with --test
-# everything the test suite talks to for real (Azurite from npm, hdf5-tools from Debian).
+# everything the test suite talks to for real (Azurite from npm; hdf5-tools and docker-compose,
+# whose `config` validates docker-compose.yml, from Debian).
 # Idempotent: run it again and it only checks. Used by the README's commands and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,7 @@ fi
 if [ "$WITH_TESTS" = 1 ]; then
   apt_packages=()
   command -v h5dump >/dev/null || apt_packages+=(hdf5-tools)
+  command -v docker-compose >/dev/null || apt_packages+=(docker-compose)
   command -v npm >/dev/null || apt_packages+=(nodejs npm)
   if [ "${#apt_packages[@]}" -gt 0 ]; then
     echo "==> apt-get install ${apt_packages[*]}"
