@@ -15,6 +15,8 @@ COPY sim_platform ./sim_platform
 RUN python -m pip wheel --no-deps --no-cache-dir --wheel-dir /dist .
 
 FROM python:3.11.11-slim-bookworm
+# optional extras of pyproject.toml, e.g. --build-arg EXTRAS=k8s for deploy/k8s
+ARG EXTRAS=""
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -22,7 +24,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DAGSTER_HOME=/app/dagster_home
 WORKDIR /app
 COPY pyproject.toml scripts/requirements_from_pyproject.py /tmp/build/
-RUN python /tmp/build/requirements_from_pyproject.py /tmp/build/pyproject.toml > /tmp/build/requirements.txt \
+RUN python /tmp/build/requirements_from_pyproject.py /tmp/build/pyproject.toml "$EXTRAS" > /tmp/build/requirements.txt \
  && python -m pip install -r /tmp/build/requirements.txt
 COPY --from=build /dist/ /tmp/dist/
 RUN python -m pip install --no-deps /tmp/dist/*.whl \

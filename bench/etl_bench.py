@@ -75,7 +75,7 @@ def _median(runs: list[dict]) -> dict:
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| dataset | input | (a) pyarrow read | (b) pandas baseline | (c) sim-platform etl | c / a | b / c | peak memory (c): largest process RSS / whole tree PSS |",
+        "| dataset | input | (a) pyarrow read | (b) pandas baseline | (c) sim-platform etl | c / a | b / c | peak memory (c): largest process RSS / whole tree |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -85,7 +85,7 @@ def table(results: list[dict]) -> str:
             + (f"{b['seconds']:.1f} s ({b['max_rss_mb']:.0f} MB) | " if b else "not run | ")
             + f"{r['c_etl']['seconds']:.2f} s | {r['c_over_a']:.2f}x | "
             + (f"{r['b_over_c']:.0f}x | " if b else "- | ")
-            + f"{r['c_etl']['max_rss_mb']:.0f} MB / {r['c_etl']['tree_pss_mb']:.0f} MB |"
+            + f"{r['c_etl']['max_rss_mb']:.0f} MB / {r['c_etl']['tree_mb']:.0f} MB |"
         )
     return "\n".join(lines)
 

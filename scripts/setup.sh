@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up sim_platform on a fresh machine: a virtual environment with the package, and with --test
 # everything the test suite talks to for real (Azurite from npm; hdf5-tools and docker-compose,
-# whose `config` validates docker-compose.yml, from Debian).
+# whose `config` validates docker-compose.yml, chromium for the UI test, postgresql for the backfill
+# bench, from Debian).
 # Idempotent: run it again and it only checks. Used by the README's commands and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,8 @@ if [ "$WITH_TESTS" = 1 ]; then
   command -v h5dump >/dev/null || apt_packages+=(hdf5-tools)
   command -v docker-compose >/dev/null || apt_packages+=(docker-compose)
   command -v npm >/dev/null || apt_packages+=(nodejs npm)
+  [ -x /usr/bin/chromium ] || apt_packages+=(chromium)  # the UI test drives it with Playwright (no playwright install)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)  # the backfill bench runs a private server
   if [ "${#apt_packages[@]}" -gt 0 ]; then
     echo "==> apt-get install ${apt_packages[*]}"
     as_root apt-get update -qq

@@ -60,43 +60,56 @@ def _text_key(values: np.ndarray) -> np.ndarray:
     return pd.factorize(values.astype(str))[0].astype(np.int64) if len(values) else np.empty(0, np.int64)
 
 
+def _dict_array(indices: np.ndarray, dictionary: list, mask: np.ndarray | None = None) -> pa.DictionaryArray:
+    """A dictionary-encoded string column from codes: no per-row Python strings are ever built."""
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32), mask=mask), pa.array(dictionary, pa.string()))
+
+
 def bronze_table(batch: RawBatch, day: date, catalog: Catalog) -> tuple[pa.Table, list[str]]:
     """The day's distinct samples as one table sorted by hierarchy; returns (table, hierarchies)."""
+    import pandas as pd
+
     start = day_start_ms(day)
     end = start + DAY_MS
     keep_n = distinct_mask(batch.num_sid, batch.num_ts, batch.num_val.view(np.int64))
     keep_n &= (batch.num_ts >= start) & (batch.num_ts < end)
-    keep_t = distinct_mask(batch.txt_sid, batch.txt_ts, _text_key(batch.txt_val))
+    t_codes, t_words = pd.factorize(batch.txt_val.astype(str)) if len(batch.txt_val) else (np.empty(0, np.int64), [])
+    keep_t = distinct_mask(batch.txt_sid, batch.txt_ts, np.asarray(t_codes, dtype=np.int64))
     keep_t &= (batch.txt_ts >= start) & (batch.txt_ts < end)
 
-    series_h = np.array([catalog.place(p, t).hierarchy for p, t in batch.series] or [""], dtype=object)
+    series_h = [catalog.place(p, t).hierarchy for p, t in batch.series]
     payloads, tags = _series_strings(batch)
     sid = np.concatenate([batch.num_sid[keep_n], batch.txt_sid[keep_t]]).astype(np.int64)
     ts = np.concatenate([batch.num_ts[keep_n], batch.txt_ts[keep_t]])
     n_num = int(keep_n.sum())
     value = np.concatenate([batch.num_val[keep_n], np.zeros(len(ts) - n_num)])
     is_text = np.arange(len(ts)) >= n_num
-    text = np.concatenate([np.full(n_num, None, dtype=object), batch.txt_val[keep_t].astype(object)])
+    text_code = np.concatenate([np.zeros(n_num, np.int64), np.asarray(t_codes, np.int64)[keep_t]])
 
-    hier_names = sorted(set(series_h[np.unique(sid)].tolist())) if len(sid) else []
+    used = np.unique(sid)
+    hier_names = sorted({series_h[i] for i in used.tolist()})
     rank = {h: i for i, h in enumerate(hier_names)}
-    series_rank = np.array([rank.get(h, -1) for h in series_h], dtype=np.int64)
-    # hierarchy, then series (payload, tags), then time: a module's rows are contiguous and ordered
-    series_order = np.argsort(np.array([f"{p}\x1f{t}" for p, t in zip(payloads, tags)], dtype=object), kind="stable")
-    series_pos = np.empty(len(series_order), np.int64)
-    series_pos[series_order] = np.arange(len(series_order))
-    order = np.lexsort((ts, series_pos[sid] if len(sid) else sid, series_rank[sid] if len(sid) else sid))
-    sid, ts, value, is_text, text = sid[order], ts[order], value[order], is_text[order], text[order]
+    series_rank = np.array([rank.get(h, 0) for h in series_h] or [0], dtype=np.int64)
+    # hierarchy, then series (payload, tags), then time, as ONE int64 sort key:
+    # rank < 2^8, series position < 2^20, ms within the day < 2^27
+    by_name = sorted(range(len(batch.series)), key=lambda i: (payloads[i], tags[i]))
+    series_pos = np.empty(max(1, len(by_name)), np.int64)
+    series_pos[by_name] = np.arange(len(by_name))
+    key = ((series_rank[sid] << 20 | series_pos[sid]) << 27) | (ts - start) if len(sid) else sid
+    order = np.argsort(key, kind="stable")
+    sid, ts, value, is_text, text_code = sid[order], ts[order], value[order], is_text[order], text_code[order]
+    p_codes, p_words = pd.factorize(payloads)
+    g_codes, g_words = pd.factorize(tags)
     table = pa.Table.from_arrays(
         [
-            pa.array(series_h[sid], pa.string()),
-            pa.array(payloads[sid], pa.string()),
-            pa.array(tags[sid], pa.string()),
+            _dict_array(series_rank[sid] if len(sid) else sid, hier_names),
+            _dict_array(p_codes[sid] if len(sid) else sid, list(p_words)),
+            _dict_array(g_codes[sid] if len(sid) else sid, list(g_words)),
             pa.array(ts, pa.int64()),
             pa.array(value, pa.float64(), mask=is_text),
-            pa.array(text, pa.string()),
+            _dict_array(text_code, [str(w) for w in t_words], mask=~is_text),
         ],
-        schema=BRONZE_SCHEMA,
+        names=BRONZE_SCHEMA.names,
     )
     return table, hier_names
 
@@ -104,13 +117,12 @@ def bronze_table(batch: RawBatch, day: date, catalog: Catalog) -> tuple[pa.Table
 def bronze_bytes(batch: RawBatch, day: date, catalog: Catalog) -> tuple[bytes, dict]:
     """Serialise a day: one row group per hierarchy; returns (bytes, summary)."""
     table, hierarchies = bronze_table(batch, day, catalog)
-    column = table.column("hierarchy")
-    bounds = np.flatnonzero(np.append(True, column.to_numpy(zero_copy_only=False)[1:] != column.to_numpy(zero_copy_only=False)[:-1])) if len(table) else np.empty(0, np.int64)
-    starts = list(bounds) + [len(table)]
+    codes = table.column("hierarchy").combine_chunks().indices.to_numpy() if len(table) else np.empty(0, np.int32)
+    starts = list(np.flatnonzero(np.append(True, codes[1:] != codes[:-1])) if len(codes) else []) + [len(table)]
     rows = {}
     summary = {"day": day.isoformat(), "hierarchies": hierarchies, "raw_rows": int(batch.raw_rows), "sources": len(batch.sources)}
     sink = io.BytesIO()
-    with pq.ParquetWriter(sink, BRONZE_SCHEMA, compression="zstd", use_dictionary=["hierarchy", "payload", "tags", "text"]) as writer:
+    with pq.ParquetWriter(sink, table.schema, compression="snappy", use_dictionary=["hierarchy", "payload", "tags", "text"]) as writer:
         for i, h in enumerate(hierarchies):
             part = table.slice(starts[i], starts[i + 1] - starts[i])
             writer.write_table(part, row_group_size=max(1, len(part)))
@@ -144,8 +156,7 @@ def read_bronze(path: str | Path, hierarchies: list[str] | None = None) -> RawBa
     if not groups:
         return RawBatch.empty()
     table = pf.read_row_groups(groups, columns=["payload", "tags", "ts", "value", "text"])
-    payload = table.column("payload").combine_chunks().dictionary_encode()
-    tags = table.column("tags").combine_chunks().dictionary_encode()
+    payload, tags = _as_dict(table.column("payload")), _as_dict(table.column("tags"))
     pcode = payload.indices.to_numpy().astype(np.int64)
     tcode = tags.indices.to_numpy().astype(np.int64)
     uniq, sid = np.unique(pcode * (len(tags.dictionary) + 1) + tcode, return_inverse=True)
@@ -158,6 +169,7 @@ def read_bronze(path: str | Path, hierarchies: list[str] | None = None) -> RawBa
     ts = table.column("ts").to_numpy()
     text_col = table.column("text")
     is_text = text_col.is_valid().to_numpy(zero_copy_only=False)
+    texts = text_col.filter(pa.array(is_text)).cast(pa.string()).to_numpy(zero_copy_only=False)
     value = table.column("value").to_numpy(zero_copy_only=False)
     return RawBatch(
         series=series,
@@ -166,7 +178,12 @@ def read_bronze(path: str | Path, hierarchies: list[str] | None = None) -> RawBa
         num_val=np.asarray(value[~is_text], dtype=np.float64),
         txt_sid=sid[is_text],
         txt_ts=ts[is_text],
-        txt_val=np.asarray(text_col.to_numpy(zero_copy_only=False)[is_text], dtype=object),
+        txt_val=np.asarray(texts, dtype=object),
         raw_rows=len(ts),
         sources=[str(path)],
     )
+
+
+def _as_dict(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    arr = column.combine_chunks()
+    return arr if pa.types.is_dictionary(arr.type) else arr.dictionary_encode()

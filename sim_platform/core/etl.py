@@ -14,7 +14,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,6 +24,9 @@ from sim_platform.core.inputs import InputFile, InputPlan, plan_inputs
 from sim_platform.core.layout import LocalTarget, OutputTarget, day_start_ms, write_hierarchy_day
 from sim_platform.core.rawdata import InputError, RawBatch, concat_batches
 from sim_platform.core.resample import DAY_MS, HierarchyDay, resample_day
+
+#: threads writing a day's hour files (parquet encoding and file I/O release the GIL)
+WRITER_THREADS = 2
 
 
 @dataclass
@@ -150,8 +153,12 @@ def finish_day(
         result.failures.append(f"day {day}: {type(exc).__name__}: {exc}")
         result.seconds = time.perf_counter() - t0
         return result
-    for hd in tables:
-        result.files_written += write_hierarchy_day(target, hd, day)
+    # writer threads overlap encoding and I/O, and use a core that would otherwise idle while the
+    # last day of a run is being written
+    with ThreadPoolExecutor(WRITER_THREADS) as writers:
+        written = list(writers.map(lambda hd: write_hierarchy_day(target, hd, day), tables))
+    for hd, files in zip(tables, written):
+        result.files_written += files
         result.hierarchies.append(hd.hierarchy)
         result.unknown_columns += [f"{hd.hierarchy}/{c}" for c in hd.unknown_columns]
     result.distinct_rows = sum(hd.distinct_rows for hd in tables)

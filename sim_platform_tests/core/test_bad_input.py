@@ -107,7 +107,7 @@ def test_bad_file_is_named_and_the_rest_goes_on(case, batch, generated_runs, cap
     assert (out / "phase1_module1/2024/07/05/10.parquet").is_file()  # the other day is done
     assert (out / "phase1_module1/2024/07/06/08.parquet").is_file() == day_written
     if not day_written:
-        assert f"day 2024-07-06: not written" in text
+        assert "day 2024-07-06: not written" in text
     assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
 
 

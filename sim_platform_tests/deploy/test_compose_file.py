@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import pytest
 import yaml
 
 from sim_platform_tests.conftest import REPO

@@ -1,0 +1,69 @@
+"""The one `Definitions` object of sim_platform (loaded by `workspace.yaml` and `dagster dev -m`).
+
+Resources are chosen per deployment from the environment, so the same code runs embedded (local
+folders under SIM_PLATFORM_HOME, SQLite instance in DAGSTER_HOME) and against Azure:
+
+- `SIM_PLATFORM_HOME`: base folder of landing, raw cache, bronze, silver (default ./.sim_platform)
+- `AZURE_STORAGE_CONNECTION_STRING` / account settings: the blob container is Azure (else a folder)
+- `SIM_PLATFORM_SILVER_BACKEND=blob`: silver hour files and plots go to the container (`silver/`)
+- `SIM_PLATFORM_SILVER_ROOT`: silver folder (local) or blob prefix (blob); default `<home>/silver`, `silver/`
+- `SIM_PLATFORM_WORKERS`: processes for multi-day runs (default: one per core)
+- `SIM_PLATFORM_EXECUTOR=k8s`: steps as Kubernetes Jobs (deploy/k8s; needs the `k8s` extra)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import Definitions
+
+from sim_platform.defs.assets import blob_synced_runs, module_day_plot, raw_hdf5_runs, resampled_5s, telemetry_day
+from sim_platform.defs.io_managers import SilverIOManager
+from sim_platform.defs.resources import BlobStoreResource, PlatformPaths, SilverStore
+from sim_platform.defs.schedules import daily_bronze_job, daily_schedule
+from sim_platform.defs.sensors import new_blob_sensor, silver_after_bronze_sensor
+
+
+def build_resources(env: dict | None = None) -> dict:
+    env = dict(os.environ if env is None else env)
+    paths = PlatformPaths(
+        home=env.get("SIM_PLATFORM_HOME", ""),
+        catalog_path=env.get("SIM_PLATFORM_CATALOG", ""),
+        workers=int(env.get("SIM_PLATFORM_WORKERS", "0") or 0),
+    )
+    blob = BlobStoreResource(from_env=True)
+    backend = env.get("SIM_PLATFORM_SILVER_BACKEND", "local")
+    home = env.get("SIM_PLATFORM_HOME", "")
+    root = env.get("SIM_PLATFORM_SILVER_ROOT", "") or (str(Path(home).resolve() / "silver") if home and backend == "local" else "")
+    silver = SilverStore(backend=backend, root=root, blob=blob)
+    return {
+        "paths": paths,
+        "blob_store": blob,
+        "silver_store": silver,
+        "silver_io_manager": SilverIOManager(store=silver),
+    }
+
+
+def build_executor(env: dict | None = None):
+    """`SIM_PLATFORM_EXECUTOR=k8s` runs each step as its own Kubernetes Job (needs the `k8s` extra);
+    unset, Dagster's default executor runs steps in processes of the run."""
+    env = dict(os.environ if env is None else env)
+    kind = env.get("SIM_PLATFORM_EXECUTOR", "")
+    if kind == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    if kind:
+        raise ValueError(f"SIM_PLATFORM_EXECUTOR={kind!r}: only 'k8s' (or unset) is known")
+    return None
+
+
+defs = Definitions(
+    assets=[raw_hdf5_runs, blob_synced_runs, telemetry_day, resampled_5s, module_day_plot],
+    jobs=[daily_bronze_job],
+    schedules=[daily_schedule],
+    sensors=[new_blob_sensor, silver_after_bronze_sensor],
+    resources=build_resources(),
+    executor=build_executor(),
+)

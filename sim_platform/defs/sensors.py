@@ -1,0 +1,127 @@
+"""Sensors: new blobs -> bronze days -> silver (day x phase_module) partitions.
+
+`new_blob_sensor` lists the container's raw prefix, finds new or changed blobs with its cursor
+(see `blob_watch`), caches them locally (only what is missing), registers new phase_module
+partitions and requests one `telemetry_day` run per affected day. The run key is the day plus a
+digest of the (name, etag) pairs that touched it: re-evaluating the same blobs requests nothing
+new (Dagster drops a run key it has seen), a changed blob (new etag) re-runs its day. The affected
+phase_modules travel with the run as a tag.
+
+`silver_after_bronze_sensor` follows every successful `telemetry_day` materialisation (from the
+blob sensor, the daily schedule or the UI) with runs of `resampled_5s` + `module_day_plot` for
+that day: the phase_modules named in the run's tag, else all modules stored in the bronze day.
+Those runs cover consecutive phase_modules as one partition range, so a day costs one run, not
+one per module. Runs that belong to a backfill are skipped: the backfill includes silver itself.
+Silver must wait for bronze, which is why it is a second step and not part of the first request.
+"""
+
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, BACKFILL_ID_TAG
+
+from sim_platform.core.bronze import bronze_hierarchies, bronze_relpath
+from sim_platform.defs.assets import module_day_plot, resampled_5s, telemetry_day
+from sim_platform.defs.blob_watch import BlobCursor, affected_by, blob_kind, contiguous_blocks, parse_day
+from sim_platform.defs.partitions import daily_partitions, phase_module_partitions, silver_key
+from sim_platform.defs.resources import BlobStoreResource, PlatformPaths
+from sim_platform.storage import sync_down
+
+PHASE_MODULES_TAG = "sim_platform/phase_modules"
+MAX_BLOBS_PER_TICK = 400
+
+
+@sensor(
+    name="new_blob_sensor",
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.STOPPED,
+    asset_selection=[telemetry_day],
+    description="New or changed raw blobs -> telemetry_day runs for exactly the affected days.",
+)
+def new_blob_sensor(context: SensorEvaluationContext, paths: PlatformPaths, blob_store: BlobStoreResource):
+    cursor = BlobCursor.parse(context.cursor)
+    prefix = blob_store.raw_prefix
+    with blob_store.open() as store:
+        listing = [b for b in store.list_blobs(prefix) if blob_kind(b.name)]
+        fresh = cursor.new_blobs(listing, MAX_BLOBS_PER_TICK)
+        if not fresh:
+            return SkipReason(f"no new or changed blobs under {prefix!r} ({len(listing)} listed)")
+        report = sync_down(store, paths.raw_cache_dir, prefix=prefix, log_dir=paths.log_dir)
+    failed = {f.name for f in report.failed}
+    usable = [b for b in fresh if b.name not in failed]  # a failed download is retried next tick
+    catalog = paths.catalog()
+    affected = affected_by(usable, paths.raw_cache_dir, prefix, catalog)
+    for line in affected.unreadable:
+        context.log.warning(f"unreadable blob: {line}")
+
+    valid_days = set(daily_partitions.get_partition_keys())
+    known = set(context.instance.get_dynamic_partitions(phase_module_partitions.name))
+    new_pms = sorted({pm for pms in affected.days.values() for pm in pms} - known)
+    requests = []
+    for day, pms in sorted(affected.days.items()):
+        if day not in valid_days:
+            context.log.warning(f"day {day} is outside the daily partitions; blobs ignored")
+            continue
+        requests.append(
+            RunRequest(
+                run_key=f"telemetry_day:{day}:{affected.digest(day)}",
+                asset_selection=[telemetry_day.key],
+                partition_key=day,
+                tags={PHASE_MODULES_TAG: ",".join(sorted(pms))},
+            )
+        )
+    cursor.advance(usable)
+    return SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[phase_module_partitions.build_add_request(new_pms)] if new_pms else [],
+        cursor=cursor.dump(),
+    )
+
+
+@sensor(
+    name="silver_after_bronze_sensor",
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.STOPPED,
+    asset_selection=[resampled_5s, module_day_plot],
+    description="After a telemetry_day materialisation: resampled_5s + module_day_plot for its phase_modules.",
+)
+def silver_after_bronze_sensor(context: SensorEvaluationContext, paths: PlatformPaths):
+    after = int(context.cursor) if context.cursor else None
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("telemetry_day"), after_storage_id=after), limit=200, ascending=True
+    ).records
+    if not records:
+        return SkipReason("no new telemetry_day materialisations")
+    order = list(context.instance.get_dynamic_partitions(phase_module_partitions.name))
+    requests = []
+    for rec in records:
+        day = rec.partition_key
+        run = context.instance.get_run_by_id(rec.run_id)
+        if day is None or run is None or BACKFILL_ID_TAG in run.tags:
+            continue
+        tagged = run.tags.get(PHASE_MODULES_TAG)
+        if tagged is not None:
+            pms = set(filter(None, tagged.split(",")))
+        else:
+            path = paths.bronze_dir / bronze_relpath(parse_day(day))
+            pms = set(bronze_hierarchies(path)) if path.is_file() else set()
+        for first, last in contiguous_blocks(pms, order):
+            requests.append(
+                RunRequest(
+                    run_key=f"resampled_5s:{day}:{rec.storage_id}:{first}..{last}",
+                    asset_selection=[resampled_5s.key, module_day_plot.key],
+                    tags={
+                        ASSET_PARTITION_RANGE_START_TAG: str(silver_key(day, first)),
+                        ASSET_PARTITION_RANGE_END_TAG: str(silver_key(day, last)),
+                    },
+                )
+            )
+    return SensorResult(run_requests=requests, cursor=str(records[-1].storage_id))

@@ -1,0 +1,47 @@
+"""The one Definitions object: what it contains, and that the workspace file loads it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import AssetKey
+from dagster._core.definitions.backfill_policy import BackfillPolicyType
+
+from sim_platform.definitions import build_resources, defs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_assets_groups_policies_and_checks():
+    graph = defs.resolve_asset_graph()
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups == {
+        "raw_hdf5_runs": "landing",
+        "blob_synced_runs": "landing",
+        "telemetry_day": "bronze",
+        "resampled_5s": "silver",
+        "module_day_plot": "gold",
+    }
+    for key in ("telemetry_day", "resampled_5s", "module_day_plot"):
+        assert graph.get(AssetKey(key)).backfill_policy.policy_type == BackfillPolicyType.SINGLE_RUN
+    checks = {c.name: c for c in defs.resolve_assets_def("resampled_5s").check_specs}
+    assert checks["cadence_and_schema"].blocking and not checks["completeness"].blocking
+    assert {s.name for s in defs.sensors} == {"new_blob_sensor", "silver_after_bronze_sensor"}
+    assert [s.name for s in defs.schedules] == ["daily_yesterday_schedule"]
+
+
+def test_resources_follow_the_environment(tmp_path):
+    res = build_resources({"SIM_PLATFORM_HOME": str(tmp_path), "SIM_PLATFORM_SILVER_BACKEND": "local"})
+    assert res["paths"].bronze_dir == tmp_path / "bronze"
+    assert res["silver_store"].spec().root == str(tmp_path / "silver")
+
+
+def test_workspace_yaml_loads():
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, capture_output=True, text=True, timeout=180,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "sim_platform" in out.stdout + out.stderr
