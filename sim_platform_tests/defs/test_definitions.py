@@ -11,7 +11,7 @@ from dagster._core.definitions.backfill_policy import BackfillPolicyType
 
 from sim_platform.definitions import build_resources, defs
 
-REPO = Path(__file__).resolve().parents[2]
+from sim_platform_tests.conftest import REPO
 
 
 def test_assets_groups_policies_and_checks():

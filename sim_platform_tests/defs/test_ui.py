@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from sim_platform.storage.azurite import free_port
+from sim_platform_tests.conftest import REPO
+from sim_platform_tests.processes import stop_processes
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 PARTITION = ("2024-06-05", "phase1_module1")
@@ -41,18 +42,6 @@ def _wait_http(url: str, procs: list[subprocess.Popen], timeout: float = 120) ->
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=10)
 
 
 @pytest.fixture
@@ -104,7 +93,7 @@ def ui_server(tmp_path: Path, sample_two_days: Path):
         _wait_http(url + "/server_info", procs)
         yield url, env, home
     finally:
-        _stop(procs)
+        stop_processes(procs)
 
 
 def _launch(page, url: str, asset: str, shot: str) -> None:

@@ -19,6 +19,7 @@ from sim_platform.storage.azurite import free_port
 from sim_platform_tests.conftest import REPO
 from sim_platform_tests.core.telemetry_files import epoch, module_tags, write_export
 from sim_platform_tests.postgres import PG_BIN, Postgres
+from sim_platform_tests.processes import stop_processes
 
 BIN = REPO / ".venv" / "bin"
 
@@ -114,10 +115,4 @@ def test_sensor_triggered_run_completes_with_state_in_postgres(tmp_path: Path, a
                                     "and asset_key like '%telemetry_day%' and partition = '2024-07-05'")
             assert int(materialized or 0) >= 1
         finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_processes(procs)

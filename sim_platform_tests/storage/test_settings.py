@@ -14,7 +14,7 @@ from sim_platform.storage.local_store import LocalBlobStore
 from sim_platform.storage.logs import RedactingFormatter, redact
 from sim_platform.storage.settings import StorageSettings
 
-REPO = Path(__file__).resolve().parents[2]
+from sim_platform_tests.conftest import REPO
 KEY = "c2VjcmV0LWFjY291bnQta2V5LW5vdC10by1iZS1zaG93bg=="
 SAS = "sv=2024-08-04&ss=b&srt=co&sp=rl&se=2030-01-01T00%3A00%3A00Z&sig=VerySecretSignature%2B%3D"
 CONN = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={KEY};EndpointSuffix=core.windows.net"
