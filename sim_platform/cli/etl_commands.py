@@ -6,14 +6,32 @@ import argparse
 import os
 import sys
 from datetime import date
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     etl = sub.add_parser("etl", help="resample raw inputs to 5-second hour files")
-    etl.add_argument("--input", required=True, help="folder of telemetry exports and/or run folders (any depth)")
+    etl.add_argument(
+        "--input",
+        default=None,
+        help="folder of input files at any depth, each read by the first configured source whose pattern "
+        "matches its name (default: every configured source at its own location)",
+    )
     etl.add_argument("--output", required=True, help="output root for {hierarchy}/YYYY/MM/DD/HH.parquet")
     etl.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
-    etl.add_argument("--catalog", default=None, help="signal catalog YAML (default: the packaged one)")
+    etl.add_argument(
+        "--config",
+        "--catalog",
+        dest="config",
+        default=os.environ.get("SIM_PLATFORM_PIPELINES") or None,
+        help="pipelines YAML: sources, signal catalog, destinations (default: $SIM_PLATFORM_PIPELINES or the packaged one)",
+    )
+    etl.add_argument("--source", action="append", default=None, help="only this configured source (repeatable)")
+    etl.add_argument(
+        "--cache",
+        default=None,
+        help="local cache of blob-prefix sources (default: $SIM_PLATFORM_HOME/raw_cache, else .sim_platform/raw_cache)",
+    )
     etl.add_argument(
         "--skip-bad-files",
         action="store_true",
@@ -61,10 +79,15 @@ def _etl(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        summary = run_etl(
-            args.input, args.output, args.workers, args.catalog, args.skip_bad_files, on_plan=on_plan, on_day=on_day
-        )
-    except (FileNotFoundError, ValueError) as exc:
+        inputs = args.input if args.input else _configured_inputs(args)
+        if args.input and args.source:
+            from sim_platform.core.pipeline_config import load_pipelines
+            from sim_platform.core.landing import source_roots
+
+            pipes = load_pipelines(args.config)
+            inputs = [(Path(args.input), fmt) for _, fmt in source_roots(pipes, Path("."), args.source)]
+        summary = run_etl(inputs, args.output, args.workers, args.config, args.skip_bad_files, on_plan=on_plan, on_day=on_day)
+    except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -87,6 +110,27 @@ def _etl(args: argparse.Namespace) -> int:
             print(f"  {f}")
         return 1
     return 0
+
+
+def _configured_inputs(args: argparse.Namespace):
+    """Every configured source (or those of --source) at its location; blob prefixes are first
+    brought into the local cache (only missing or changed blobs are downloaded)."""
+    from sim_platform.core.landing import blob_prefixes, fetch_blob_sources, source_roots
+    from sim_platform.core.pipeline_config import load_pipelines
+    from sim_platform.storage import StorageSettings, open_blob_store
+
+    pipes = load_pipelines(args.config)
+    home = Path(os.environ.get("SIM_PLATFORM_HOME", ".sim_platform"))
+    cache = Path(args.cache) if args.cache else home / "raw_cache"
+    if blob_prefixes(pipes, args.source):
+        settings = StorageSettings.from_env()
+        print(f"fetching blob sources from {settings} into {cache}", file=sys.stderr)
+        with open_blob_store(settings) as store:
+            for report in fetch_blob_sources(store, pipes, cache, args.source, log_dir=None):
+                print(f"  {report.summary()}", file=sys.stderr)
+                if not report.ok:
+                    raise OSError(f"{len(report.failed)} blob(s) could not be fetched: " + "; ".join(f"{f.name}: {f.error}" for f in report.failed[:5]))
+    return source_roots(pipes, cache, args.source)
 
 
 def _generate(args: argparse.Namespace) -> int:

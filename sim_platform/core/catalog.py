@@ -3,7 +3,7 @@ and how it is aggregated, filled and bounded.
 
 This is the one place where the naming rule lives. Everything else (readers, resampler, writer,
 schemas, plots, the Dagster layer) asks the catalog instead of re-deriving names from tags.
-The catalog itself is data: `sim_platform/config/signals.yaml`, or any YAML file of that shape.
+The catalog itself is data: the `catalog` section of `sim_platform/config/pipelines.yaml`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +209,8 @@ def catalog_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Catalog:
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
-    """Load a catalog YAML; with no path, the packaged `config/signals.yaml`."""
+    """The catalog of a pipelines file (its `catalog` section), or of a bare catalog YAML
+    (a mapping with `signals`); with no path, the packaged `config/pipelines.yaml`."""
     if path is None:
         return default_catalog()
     path = Path(path)
@@ -219,10 +218,14 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogError(f"{path}: cannot read catalog: {exc}") from exc
+    if isinstance(raw, dict) and "catalog" in raw:
+        from sim_platform.core.pipeline_config import pipelines_from_dict
+
+        return pipelines_from_dict(raw, str(path), path.resolve().parent).catalog
     return catalog_from_dict(raw, str(path))
 
 
-@lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
-    text = resources.files("sim_platform.config").joinpath("signals.yaml").read_text()
-    return catalog_from_dict(yaml.safe_load(text), "sim_platform/config/signals.yaml")
+    from sim_platform.core.pipeline_config import packaged_pipelines
+
+    return packaged_pipelines().catalog

@@ -20,7 +20,8 @@ from datetime import date
 from pathlib import Path
 
 from sim_platform.core.catalog import Catalog, SeriesError, default_catalog, load_catalog
-from sim_platform.core.inputs import InputFile, InputPlan, plan_inputs
+from sim_platform.core.inputs import InputFile, InputPlan, SourceRoot, plan_inputs, plan_sources
+from sim_platform.core.pipeline_config import source_formats_of
 from sim_platform.core.layout import LocalTarget, OutputTarget, day_start_ms, write_hierarchy_day
 from sim_platform.core.rawdata import InputError, RawBatch, concat_batches
 from sim_platform.core.resample import DAY_MS, HierarchyDay, resample_day
@@ -79,11 +80,15 @@ class EtlSummary:
 def read_file(f: InputFile, day: date, catalog: Catalog) -> RawBatch:
     """One file's distinct rows of one day; InputError names the file when it is bad."""
     from sim_platform.core.hdf5_runs import read_run_file
+    from sim_platform.core.tabular_reader import read_tabular
     from sim_platform.core.telemetry_reader import read_telemetry
 
     start = day_start_ms(day)
-    reader = read_telemetry if f.kind == "telemetry" else read_run_file
-    batch = reader(f.path, catalog, None if f.days == (day,) else (start, start + DAY_MS))
+    window = None if f.days == (day,) else (start, start + DAY_MS)
+    if f.kind in ("csv", "json"):
+        batch = read_tabular(f.path, f.source, catalog, window)
+    else:
+        batch = (read_telemetry if f.kind == "telemetry" else read_run_file)(f.path, catalog, window)
     try:
         for payload, tags in batch.series:  # placement problems belong to the file, too
             catalog.place(payload, tags)
@@ -206,15 +211,19 @@ def _day_task(parts: list[tuple[RawBatch, list[InputError]]], files_read: int, d
 
 
 def run_etl(
-    input_dir: str | Path,
+    inputs: str | Path | list[SourceRoot],
     output_dir: str | Path,
     workers: int | None = None,
-    catalog_path: str | Path | None = None,
+    config_path: str | Path | None = None,
     skip_bad_files: bool = False,
     on_plan: Callable[[InputPlan], None] | None = None,
     on_day: Callable[[DayResult], None] | None = None,
 ) -> EtlSummary:
-    """Process every day under `input_dir` into the hour-file layout under `output_dir`.
+    """Process every day of the inputs into the hour-file layout under `output_dir`.
+
+    `inputs` is a folder (read with the configured sources' formats: each file by the first source
+    whose patterns match its name) or explicit (folder, source) pairs from `landing.source_roots`.
+    `config_path` is a pipelines file (or a bare catalog file); None: the packaged configuration.
 
     With several workers the work is a two-stage pipeline over a process pool: the files of a day
     are read (and deduplicated) in chunks of about READ_CHUNK_BYTES, then the day is merged,
@@ -222,8 +231,11 @@ def run_etl(
     others; at most `workers + 1` days are in flight, so memory does not grow with the number of days.
     """
     t0 = time.perf_counter()
-    catalog = load_catalog(catalog_path) if catalog_path else default_catalog()
-    plan = plan_inputs(input_dir, catalog)
+    catalog = load_catalog(config_path) if config_path else default_catalog()
+    if isinstance(inputs, (str, Path)):
+        plan = plan_inputs(inputs, catalog, source_formats_of(config_path))
+    else:
+        plan = plan_sources(inputs, catalog)
     if on_plan:
         on_plan(plan)
     summary = EtlSummary(
@@ -232,7 +244,7 @@ def run_etl(
     days = plan.by_day()
     order = sorted(days)
     workers = max(1, min(workers or os.cpu_count() or 1, sum(len(v) for v in days.values()) or 1))
-    cat_arg = str(catalog_path) if catalog_path else None
+    cat_arg = str(config_path) if config_path else None
 
     def done(res: DayResult) -> None:
         summary.days.append(res)

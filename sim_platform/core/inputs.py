@@ -1,12 +1,14 @@
-"""Finding input files under a folder and planning which UTC days each one feeds.
+"""Finding input files and planning which UTC days each one feeds.
 
-Files may sit at any depth. `.parquet` files are telemetry exports, `.h5`/`.hdf5` files are run files;
-anything else (READMEs, hidden and temporary files) is ignored and counted. The days a file covers
+Files may sit at any depth under a source's folder. Which source (and so which reader) a file
+belongs to is decided by `sources.claim`: the first configured source whose file-name patterns
+match. Without a configuration, `.parquet` files are telemetry exports and `.h5`/`.hdf5` files are
+run files. Anything no source claims (READMEs, hidden and temporary files) is ignored and counted. The days a file covers
 come from metadata only (parquet footer statistics, the run file's start/end attributes), so
 planning costs one small read per file and each day can later be processed on its own.
 
 Name collisions: a telemetry export is identified by its file name (the exporter puts a UUID in it),
-a run file by `run_folder/file_name`. Two paths with one identity and the same bytes are one input
+a run file by `run_folder/file_name`, a CSV/JSON file by `source/file_name`. Two paths with one identity and the same bytes are one input
 (the later path is skipped and reported); with different bytes both are refused, since there is no
 telling which one is right.
 """
@@ -22,18 +24,20 @@ from sim_platform.core.catalog import Catalog
 from sim_platform.core.hdf5_runs import run_time_range_ms
 from sim_platform.core.layout import day_of
 from sim_platform.core.rawdata import InputError
+from sim_platform.core.sources import SourceFormat, claim, default_sources
 from sim_platform.storage.checksums import md5_file
 
-TELEMETRY_SUFFIXES = {".parquet"}
-HDF5_SUFFIXES = {".h5", ".hdf5"}
+#: (folder, a source whose files may be in it); a list of these is in precedence order
+SourceRoot = tuple[Path, SourceFormat]
 
 
 @dataclass(frozen=True)
 class InputFile:
     path: Path
-    kind: str  # "telemetry" | "hdf5"
+    kind: str  # "telemetry" | "hdf5" | "csv" | "json"
     size: int
     days: tuple[date, ...]
+    source: SourceFormat | None = None  # None: a telemetry or HDF5 file found by suffix
 
 
 @dataclass
@@ -51,8 +55,12 @@ class InputPlan:
         return dict(sorted(days.items()))
 
 
-def _identity(path: Path, kind: str) -> str:
-    return path.name if kind == "telemetry" else f"{path.parent.name}/{path.name}"
+def _identity(path: Path, source: SourceFormat) -> str:
+    if source.kind == "telemetry":
+        return path.name
+    if source.kind == "hdf5":
+        return f"{path.parent.name}/{path.name}"
+    return f"{source.name}/{path.name}"
 
 
 def _days_between(lo_ms: int, hi_ms_inclusive: int) -> tuple[date, ...]:
@@ -60,9 +68,16 @@ def _days_between(lo_ms: int, hi_ms_inclusive: int) -> tuple[date, ...]:
     return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
 
 
-def file_days(path: Path, kind: str, catalog: Catalog) -> tuple[date, ...]:
+def file_days(path: Path, kind: str, catalog: Catalog, source: SourceFormat | None = None) -> tuple[date, ...]:
     """UTC days a file has samples in, from metadata; InputError when the file is unusable."""
     lo_ok, hi_ok = catalog.valid_time_range_ms
+    if kind in ("csv", "json"):
+        from sim_platform.core.tabular_reader import time_range_ms
+
+        lo, hi = time_range_ms(path, source)
+        if lo < lo_ok or hi >= hi_ok:
+            raise InputError(path, f"timestamps out of range ({lo}..{hi} ms since epoch)")
+        return _days_between(lo, hi)
     if kind == "hdf5":
         start, end = run_time_range_ms(path)
         if start < lo_ok or end > hi_ok or end <= start:
@@ -95,27 +110,38 @@ def file_days(path: Path, kind: str, catalog: Catalog) -> tuple[date, ...]:
     return _days_between(*rng)
 
 
-def plan_inputs(root: str | Path, catalog: Catalog) -> InputPlan:
-    root = Path(root)
-    if not root.exists():
-        raise FileNotFoundError(f"input folder {root} does not exist")
+def plan_inputs(root: str | Path, catalog: Catalog, sources: tuple[SourceFormat, ...] | None = None) -> InputPlan:
+    """Plan one folder, read with `sources` (default: telemetry exports and HDF5 runs by suffix)."""
+    return plan_sources([(Path(root), s) for s in sources or default_sources()], catalog)
+
+
+def plan_sources(roots: list[SourceRoot], catalog: Catalog) -> InputPlan:
+    """Plan the files of every (folder, source) pair: claim, check name collisions, date.
+
+    A file belongs to the first pair, in list order, whose folder holds it and whose source's
+    patterns match its name; files no pair claims are ignored (and counted).
+    """
     plan = InputPlan()
-    candidates: list[tuple[Path, str]] = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        suffix = path.suffix.lower()
-        kind = "telemetry" if suffix in TELEMETRY_SUFFIXES else "hdf5" if suffix in HDF5_SUFFIXES else None
-        if kind is None:
+    found: dict[Path, list[SourceFormat]] = {}
+    for root, source in roots:
+        if not root.exists():
+            raise FileNotFoundError(f"input folder {root} does not exist")
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if not any(part.startswith(".") for part in rel.parts) and path.is_file():
+                found.setdefault(path, []).append(source)
+    candidates: dict[Path, SourceFormat] = {}
+    for path, sources in sorted(found.items()):
+        source = claim(path.name, sources)
+        if source is None:
             plan.ignored.append(path)
         else:
-            candidates.append((path, kind))
+            candidates[path] = source
 
-    groups: dict[str, list[tuple[Path, str]]] = defaultdict(list)
-    for path, kind in candidates:
-        groups[_identity(path, kind)].append((path, kind))
-    accepted: list[tuple[Path, str]] = []
+    groups: dict[str, list[tuple[Path, SourceFormat]]] = defaultdict(list)
+    for path, source in sorted(candidates.items()):
+        groups[_identity(path, source)].append((path, source))
+    accepted: list[tuple[Path, SourceFormat]] = []
     for identity, members in groups.items():
         if len(members) == 1:
             accepted.append(members[0])
@@ -130,9 +156,11 @@ def plan_inputs(root: str | Path, catalog: Catalog) -> InputPlan:
                 InputError(p, f"name collides with another input of different content ({others})") for p, _ in members
             )
 
-    for path, kind in sorted(accepted):
+    for path, source in sorted(accepted, key=lambda m: m[0]):
+        tabular = source.kind in ("csv", "json")
         try:
-            plan.files.append(InputFile(path, kind, path.stat().st_size, file_days(path, kind, catalog)))
+            days = file_days(path, source.kind, catalog, source)
+            plan.files.append(InputFile(path, source.kind, path.stat().st_size, days, source if tabular else None))
         except InputError as exc:
             plan.failures.append(exc)
     return plan

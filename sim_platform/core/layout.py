@@ -15,6 +15,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -73,6 +74,9 @@ class LocalTarget:
     def delete(self, relpath: str) -> None:
         (self.root / relpath).unlink(missing_ok=True)
 
+    def get(self, relpath: str) -> bytes:
+        return (self.root / relpath).read_bytes()
+
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that `path` is either absent, the old file, or the complete new one."""
@@ -112,9 +116,10 @@ def hour_tables(hd: HierarchyDay) -> Iterable[tuple[int, pa.Table]]:
 def write_hierarchy_day(target: OutputTarget, hd: HierarchyDay, day: date) -> list[str]:
     """Write the hour files of one (hierarchy, day) and drop stale ones; returns the paths written."""
     written = []
-    meta = json.dumps({"hierarchy": hd.hierarchy, "columns": hd.column_meta}, sort_keys=True)
     for hour, table in hour_tables(hd):
         rel = hour_relpath(hd.hierarchy, day, hour)
+        real = {c: counts[hour] for c, counts in hd.real_bins.items()}
+        meta = {"hierarchy": hd.hierarchy, "columns": hd.column_meta, "real_bins": real}
         target.put(rel, table_to_parquet_bytes(table, meta))
         written.append(rel)
     keep = set(written)
@@ -122,6 +127,35 @@ def write_hierarchy_day(target: OutputTarget, hd: HierarchyDay, day: date) -> li
         if rel not in keep:
             target.delete(rel)
     return written
+
+
+@dataclass
+class StoredDay:
+    """The hour files of one (hierarchy, day) read back: the table of the hours present (in time
+    order) and, summed over them, the bins with a real sample (`real_bins`, per column and `*any*`)."""
+
+    table: pa.Table
+    hours: list[int]
+    real_bins: dict[str, int]
+    columns: dict[str, dict[str, str]]
+
+
+def read_stored_day(target, hierarchy: str, day: date) -> StoredDay | None:
+    """Read a (hierarchy, day) back through any target with `list_day` and `get` (folder or container)."""
+    rels = target.list_day(day_prefix(hierarchy, day))
+    if not rels:
+        return None
+    tables, hours, real, columns = [], [], {}, {}
+    for rel in rels:
+        pf = pq.ParquetFile(io.BytesIO(target.get(rel)))
+        raw = (pf.metadata.metadata or {}).get(META_KEY.encode())
+        meta = json.loads(raw) if raw else {}
+        for col, n in meta.get("real_bins", {}).items():
+            real[col] = real.get(col, 0) + int(n)
+        columns.update(meta.get("columns", {}))
+        tables.append(pf.read())
+        hours.append(int(rel.rsplit("/", 1)[1][:2]))
+    return StoredDay(pa.concat_tables(tables, promote_options="permissive"), hours, real, columns)
 
 
 def read_hierarchy_day(root: str | Path, hierarchy: str, day: date) -> pa.Table | None:

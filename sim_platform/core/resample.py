@@ -27,6 +27,8 @@ BIN_MS = 5_000
 DAY_MS = 86_400_000
 BINS_PER_DAY = DAY_MS // BIN_MS
 BINS_PER_HOUR = 3_600_000 // BIN_MS
+#: key of `HierarchyDay.real_bins` counting bins with a real sample in any column
+REAL_ANY = "*any*"
 
 
 @dataclass
@@ -40,6 +42,9 @@ class HierarchyDay:
     distinct_rows: int = 0  # distinct raw samples of the day that landed in this hierarchy
     unknown_columns: list[str] = field(default_factory=list)
     column_meta: dict[str, dict[str, str]] = field(default_factory=dict)  # per column: payload, unit, ...
+    #: bins with a real sample, per hour (24 numbers): per column, and `any` = in at least one column.
+    #: Filled bins look like real ones in the table; these counts keep the difference for later layers.
+    real_bins: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _column_plan(catalog: Catalog, batch: RawBatch) -> tuple[dict[str, dict[str, Signal]], np.ndarray, list[str]]:
@@ -134,11 +139,14 @@ def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[H
             fields.append(pa.field(name, arr.type))
             meta[name] = column_meta(sig)
             share[name] = float(has[i].mean())
-        hour_has = has.reshape(len(cols), 24, BINS_PER_HOUR).any(axis=(0, 2))
+        per_hour = has.reshape(len(cols), 24, BINS_PER_HOUR)
+        hour_has = per_hour.any(axis=(0, 2))
+        real_bins = {name: per_hour[i].sum(axis=1).tolist() for i, name in enumerate(cols)}
+        real_bins[REAL_ANY] = per_hour.any(axis=0).sum(axis=1).tolist()
         table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
         h_unknown = [u.split("/", 1)[1] for u in unknown if u.startswith(h + "/")]
         hours = [int(x) for x in np.flatnonzero(hour_has)]
-        out.append(HierarchyDay(h, table, hours, share, rows, h_unknown, meta))
+        out.append(HierarchyDay(h, table, hours, share, rows, h_unknown, meta, real_bins))
         c0 = c1
     return out
 

@@ -182,6 +182,13 @@ def read_telemetry(path: str | Path, catalog: Catalog, day_ms: tuple[int, int] |
         raise
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise InputError(path, f"corrupt or truncated parquet: {exc}") from exc
+    return batch_from_long_table(path, table, catalog, day_ms)
+
+
+def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms: tuple[int, int] | None = None) -> RawBatch:
+    """The canonical long table (`timestamp`, `payload_type`, `value` as text, `tags` as a list of
+    [key, value] pairs) of one file -> `RawBatch`. Every reader ends here, so the checks and the
+    deduplication below are the same for parquet, CSV and JSON sources."""
     n = table.num_rows
     ts = _timestamps_ms(path, table.column("timestamp"))
     lo, hi = catalog.valid_time_range_ms

@@ -1,0 +1,238 @@
+"""`pipelines.yaml`: the one file that declares sources, the signal catalog and destinations.
+
+Adding a source is a configuration change only: the CLI, the blob sensor and the bronze asset all
+plan their inputs from `PipelineConfig.sources`. The file is validated when it is loaded (pydantic
+for its structure, `catalog_from_dict` for the catalog section), and every problem is reported
+with the file and the path of the offending entry, e.g.
+`pipelines.yaml: sources.scada.columns.timestamp: Field required`.
+
+The packaged file is `sim_platform/config/pipelines.yaml`; `SIM_PLATFORM_PIPELINES` (Dagster) or
+`--config` (CLI) points at another one. Relative `folder` locations resolve against the folder of
+the configuration file, so a configuration means the same thing from any working directory.
+Secrets never appear here: the warehouse names the environment variable that holds its URL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim_platform.core.catalog import Catalog, CatalogError, catalog_from_dict
+from sim_platform.core.sources import DEFAULT_PATTERNS, KINDS, ColumnMap, SourceFormat, default_sources
+
+PACKAGED = "sim_platform/config/pipelines.yaml"
+ENV_VAR = "SIM_PLATFORM_PIPELINES"
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class ConfigError(ValueError):
+    """The pipelines file is malformed; the message names the file and every offending entry."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Strict):
+    """Exactly one of a local folder or a prefix in the blob container."""
+
+    folder: str | None = None
+    blob_prefix: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Location:
+        if (self.folder is None) == (self.blob_prefix is None):
+            raise ValueError("give exactly one of 'folder' or 'blob_prefix'")
+        if self.blob_prefix is not None and (self.blob_prefix.startswith("/") or ".." in self.blob_prefix.split("/")):
+            raise ValueError(f"blob_prefix {self.blob_prefix!r} must be a relative name without '..'")
+        return self
+
+    @property
+    def prefix(self) -> str:
+        """The blob prefix, always ending in '/'."""
+        p = self.blob_prefix or ""
+        return p if p.endswith("/") or not p else p + "/"
+
+
+class Columns(_Strict):
+    timestamp: str
+    payload: str
+    value: str
+    tags: str | None = None
+    tag_columns: dict[str, str] = Field(default_factory=dict)
+    timestamp_format: Literal["iso8601", "epoch_s", "epoch_ms"] = "iso8601"
+    tag_separator: str = ";"
+    tag_assign: str = "="
+
+    def to_map(self) -> ColumnMap:
+        return ColumnMap(
+            self.timestamp, self.payload, self.value, self.tags, tuple(self.tag_columns.items()),
+            self.timestamp_format, self.tag_separator, self.tag_assign,
+        )
+
+
+class Source(_Strict):
+    kind: Literal["telemetry_parquet", "hdf5_runs", "csv", "json"]
+    location: Location
+    pattern: list[str] | None = None  # file-name globs; default by kind
+    columns: Columns | None = None
+
+    @field_validator("pattern", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _columns_for_tabular(self) -> Source:
+        tabular = self.kind in ("csv", "json")
+        if tabular and self.columns is None:
+            raise ValueError(f"a {self.kind} source needs 'columns' (timestamp, payload, value, tags)")
+        if not tabular and self.columns is not None:
+            raise ValueError(f"'columns' is only for csv and json sources, not {self.kind}")
+        if self.columns is not None and not (self.columns.tags or self.columns.tag_columns):
+            raise ValueError("'columns' needs 'tags' or 'tag_columns', or rows cannot be placed in a module")
+        return self
+
+
+class Warehouse(_Strict):
+    """Where `ml_training_set` is loaded: PostgreSQL when the environment variable `url_env` holds a
+    URL, else the embedded DuckDB file (relative paths under the platform home)."""
+
+    url_env: str = "SIM_PLATFORM_WAREHOUSE_URL"
+    duckdb_path: str = "gold/warehouse.duckdb"
+    table: str = "ml_training_set"
+
+    @field_validator("table")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"table {v!r} must be a plain identifier")
+        return v
+
+    def url(self, env: dict | None = None) -> str | None:
+        return (os.environ if env is None else env).get(self.url_env) or None
+
+
+class Destinations(_Strict):
+    """Storage of each layer. bronze: local folder (per-day work files); silver: folder or container
+    (the environment may still switch it, see the README); gold: feature files and training sets."""
+
+    bronze: Location = Location(folder="bronze")
+    silver: Location = Location(folder="silver")
+    gold: Location = Location(blob_prefix="gold/")
+    warehouse: Warehouse = Warehouse()
+
+
+class PipelineConfig(_Strict):
+    version: Literal[1]
+    catalog: dict[str, Any]
+    sources: dict[str, Source]
+    destinations: Destinations = Destinations()
+
+    @field_validator("sources")
+    @classmethod
+    def _names(cls, v: dict[str, Source]) -> dict[str, Source]:
+        if not v:
+            raise ValueError("at least one source is needed")
+        bad = [n for n in v if not _NAME.match(n)]
+        if bad:
+            raise ValueError(f"source names must be identifiers (letters, digits, _): {bad}")
+        return v
+
+
+class Pipelines:
+    """A loaded, validated configuration: the catalog object, the source formats, the locations."""
+
+    def __init__(self, model: PipelineConfig, catalog: Catalog, path: str, base: Path):
+        self.model = model
+        self.catalog = catalog
+        self.path = path  # the file, or PACKAGED
+        self.base = base  # folder that relative `folder` locations resolve against
+
+    @property
+    def destinations(self) -> Destinations:
+        return self.model.destinations
+
+    def source_formats(self, names: list[str] | None = None) -> tuple[SourceFormat, ...]:
+        """Formats of all sources (or of `names`), in configuration order."""
+        unknown = sorted(set(names or []) - set(self.model.sources))
+        if unknown:
+            raise ConfigError(f"{self.path}: no source named {unknown} (known: {sorted(self.model.sources)})")
+        out = []
+        for name, src in self.model.sources.items():
+            if names and name not in names:
+                continue
+            kind = KINDS[src.kind]
+            patterns = tuple(src.pattern) if src.pattern else DEFAULT_PATTERNS[kind]
+            out.append(SourceFormat(name, kind, patterns, src.columns.to_map() if src.columns else None))
+        return tuple(out)
+
+    def location(self, name: str) -> Location:
+        return self.model.sources[name].location
+
+    def folder(self, location: Location) -> Path:
+        return (self.base / location.folder).resolve()
+
+
+def _format_errors(path: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{path}: {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def pipelines_from_dict(raw: Any, path: str, base: Path) -> Pipelines:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, found {type(raw).__name__}")
+    try:
+        model = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None
+    try:
+        catalog = catalog_from_dict(model.catalog, f"{path}: catalog")
+    except CatalogError as exc:
+        raise ConfigError(str(exc)) from None
+    return Pipelines(model, catalog, path, base)
+
+
+def load_pipelines(path: str | Path | None = None) -> Pipelines:
+    """Load and validate a pipelines file; with no path, `$SIM_PLATFORM_PIPELINES` or the packaged one."""
+    path = path or os.environ.get(ENV_VAR) or None
+    if path is None:
+        return packaged_pipelines()
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the pipelines file: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return pipelines_from_dict(raw, str(path), path.resolve().parent)
+
+
+def source_formats_of(path: str | Path | None) -> tuple[SourceFormat, ...]:
+    """The sources of a pipelines file (packaged when None); a bare catalog file has the default
+    two (telemetry exports and HDF5 runs by suffix)."""
+    if path is None:
+        return packaged_pipelines().source_formats()
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        raw = None  # load_pipelines reports it properly
+    if isinstance(raw, dict) and "catalog" not in raw and "signals" in raw:
+        return default_sources()
+    return load_pipelines(path).source_formats()
+
+
+@lru_cache(maxsize=1)
+def packaged_pipelines() -> Pipelines:
+    text = resources.files("sim_platform.config").joinpath("pipelines.yaml").read_text()
+    return pipelines_from_dict(yaml.safe_load(text), PACKAGED, Path.cwd())
