@@ -4,9 +4,12 @@ Resources are chosen per deployment from the environment, so the same code runs 
 folders under SIM_PLATFORM_HOME, SQLite instance in DAGSTER_HOME) and against Azure:
 
 - `SIM_PLATFORM_HOME`: base folder of landing, raw cache, bronze, silver (default ./.sim_platform)
+- `SIM_PLATFORM_PIPELINES`: pipelines YAML (sources, catalog, destinations; default: the packaged one)
 - `AZURE_STORAGE_CONNECTION_STRING` / account settings: the blob container is Azure (else a folder)
 - `SIM_PLATFORM_SILVER_BACKEND=blob`: silver hour files and plots go to the container (`silver/`)
 - `SIM_PLATFORM_SILVER_ROOT`: silver folder (local) or blob prefix (blob); default `<home>/silver`, `silver/`
+- `SIM_PLATFORM_GOLD_ROOT`: gold prefix (or folder) instead of `destinations.gold`
+- `SIM_PLATFORM_WAREHOUSE_URL` (the variable `destinations.warehouse.url_env` names): PostgreSQL URL; unset: DuckDB
 - `SIM_PLATFORM_WORKERS`: processes for multi-day runs (default: one per core)
 - `SIM_PLATFORM_EXECUTOR=k8s`: steps as Kubernetes Jobs (deploy/k8s; needs the `k8s` extra)
 """
@@ -20,8 +23,15 @@ from dagster import Definitions
 
 from sim_platform.defs.assets import blob_synced_runs, module_day_plot, raw_hdf5_runs, resampled_5s, telemetry_day
 from sim_platform.defs.io_managers import SilverIOManager
-from sim_platform.defs.resources import BlobStoreResource, PlatformPaths, SilverStore
-from sim_platform.defs.schedules import daily_bronze_job, daily_schedule
+from sim_platform.defs.gold_assets import ml_training_set, module_day_features
+from sim_platform.defs.resources import BlobStoreResource, GoldStore, PlatformPaths, SilverStore, WarehouseResource
+from sim_platform.defs.schedules import (
+    daily_bronze_job,
+    daily_schedule,
+    monthly_training_set_refresh,
+    quarterly_training_set_schedule,
+    training_set_job,
+)
 from sim_platform.defs.sensors import new_blob_sensor, silver_after_bronze_sensor
 
 
@@ -29,7 +39,7 @@ def build_resources(env: dict | None = None) -> dict:
     env = dict(os.environ if env is None else env)
     paths = PlatformPaths(
         home=env.get("SIM_PLATFORM_HOME", ""),
-        catalog_path=env.get("SIM_PLATFORM_CATALOG", ""),
+        config_path=env.get("SIM_PLATFORM_PIPELINES", ""),
         workers=int(env.get("SIM_PLATFORM_WORKERS", "0") or 0),
     )
     blob = BlobStoreResource(from_env=True)
@@ -42,6 +52,8 @@ def build_resources(env: dict | None = None) -> dict:
         "blob_store": blob,
         "silver_store": silver,
         "silver_io_manager": SilverIOManager(store=silver),
+        "gold_store": GoldStore(blob=blob, paths=paths, root=env.get("SIM_PLATFORM_GOLD_ROOT", "")),
+        "warehouse": WarehouseResource(paths=paths),
     }
 
 
@@ -60,9 +72,9 @@ def build_executor(env: dict | None = None):
 
 
 defs = Definitions(
-    assets=[raw_hdf5_runs, blob_synced_runs, telemetry_day, resampled_5s, module_day_plot],
-    jobs=[daily_bronze_job],
-    schedules=[daily_schedule],
+    assets=[raw_hdf5_runs, blob_synced_runs, telemetry_day, resampled_5s, module_day_plot, module_day_features, ml_training_set],
+    jobs=[daily_bronze_job, training_set_job],
+    schedules=[daily_schedule, quarterly_training_set_schedule, monthly_training_set_refresh],
     sensors=[new_blob_sensor, silver_after_bronze_sensor],
     resources=build_resources(),
     executor=build_executor(),

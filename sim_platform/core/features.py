@@ -129,14 +129,13 @@ def _energy(volt: np.ndarray | None, amp: np.ndarray | None) -> tuple:
     kwh = kwh[~np.isnan(kwh)]
     if kwh.size == 0:
         return 0, None, None
-    return kwh.size, float(-kwh[kwh < 0].sum()), float(kwh[kwh > 0].sum())
+    return kwh.size, abs(float(kwh[kwh < 0].sum())), float(kwh[kwh > 0].sum())
 
 
 def _cells(table: pa.Table | None) -> tuple:
     """(spread mean, spread max, weakest cell number, its mean) over the cell_voltage_* columns."""
-    cols = sorted(
-        ((int(m.group(1)), name) for name in (table.column_names if table is not None else []) if (m := _CELL.match(name)))
-    )
+    names = table.column_names if table is not None else []
+    cols = sorted((int(m.group(1)), name) for name in names if (m := _CELL.match(name)))
     if not cols:
         return None, None, None, None
     volts = np.column_stack([_values(table, name) for _, name in cols])
@@ -193,10 +192,11 @@ def module_day_features(module: StoredDay | None, system: StoredDay | None, day:
 
 
 def features_table(rows: list[pa.Table]) -> pa.Table:
-    """The module-day rows as one table of FEATURE_SCHEMA, sorted by KEY_COLUMNS."""
+    """The module-day rows as one table of FEATURE_SCHEMA, sorted by KEY_COLUMNS; rows read back from
+    parquet (which may drop the field metadata) get FEATURE_SCHEMA again."""
     if not rows:
         return FEATURE_SCHEMA.empty_table()
-    return pa.concat_tables(rows).sort_by([(k, "ascending") for k in KEY_COLUMNS])
+    return pa.concat_tables([r.cast(FEATURE_SCHEMA) for r in rows]).sort_by([(k, "ascending") for k in KEY_COLUMNS])
 
 
 def feature_docs() -> str:

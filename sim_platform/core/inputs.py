@@ -37,7 +37,7 @@ class InputFile:
     kind: str  # "telemetry" | "hdf5" | "csv" | "json"
     size: int
     days: tuple[date, ...]
-    source: SourceFormat | None = None  # None: a telemetry or HDF5 file found by suffix
+    source: SourceFormat | None = None  # the source that claimed it (needed to read CSV/JSON)
 
 
 @dataclass
@@ -46,6 +46,12 @@ class InputPlan:
     failures: list[InputError] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)  # same identity and bytes as another file
     ignored: list[Path] = field(default_factory=list)
+
+    def files_by_source(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for f in self.files:
+            counts[f.source.name if f.source else f.kind] += 1
+        return dict(counts)
 
     def by_day(self) -> dict[date, list[InputFile]]:
         days: dict[date, list[InputFile]] = defaultdict(list)
@@ -157,10 +163,9 @@ def plan_sources(roots: list[SourceRoot], catalog: Catalog) -> InputPlan:
             )
 
     for path, source in sorted(accepted, key=lambda m: m[0]):
-        tabular = source.kind in ("csv", "json")
         try:
             days = file_days(path, source.kind, catalog, source)
-            plan.files.append(InputFile(path, source.kind, path.stat().st_size, days, source if tabular else None))
+            plan.files.append(InputFile(path, source.kind, path.stat().st_size, days, source))
         except InputError as exc:
             plan.failures.append(exc)
     return plan

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sim_platform.core.inputs import SourceRoot
 from sim_platform.core.pipeline_config import Pipelines
+from sim_platform.core.sources import SourceFormat, claim
 from sim_platform.storage import BlobStore, SyncReport, sync_down
 
 
@@ -40,3 +41,19 @@ def fetch_blob_sources(
         (Path(cache_dir) / prefix).mkdir(parents=True, exist_ok=True)
         reports.append(sync_down(store, Path(cache_dir) / prefix, prefix=prefix, log_dir=log_dir, **sync_options))
     return reports
+
+
+def blob_source(pipes: Pipelines, blob_name: str) -> SourceFormat | None:
+    """The source a blob belongs to: the first, in configuration order, whose prefix holds it and
+    whose patterns match its file name (the same rule as for local files)."""
+    holders = [f for f in pipes.source_formats() if (loc := pipes.location(f.name)).blob_prefix is not None and blob_name.startswith(loc.prefix)]
+    return claim(blob_name.rsplit("/", 1)[-1], holders)
+
+
+def runs_prefix(pipes: Pipelines) -> str:
+    """Where simulation runs are uploaded: `runs/` under the first HDF5 source's blob prefix."""
+    for fmt in pipes.source_formats():
+        loc = pipes.location(fmt.name)
+        if fmt.kind == "hdf5" and loc.blob_prefix is not None:
+            return loc.prefix + "runs/"
+    raise ValueError(f"{pipes.path}: no hdf5_runs source has a blob_prefix, so runs cannot be uploaded")

@@ -204,9 +204,9 @@ def pipelines_from_dict(raw: Any, path: str, base: Path) -> Pipelines:
 
 
 def load_pipelines(path: str | Path | None = None) -> Pipelines:
-    """Load and validate a pipelines file; with no path, `$SIM_PLATFORM_PIPELINES` or the packaged one."""
-    path = path or os.environ.get(ENV_VAR) or None
-    if path is None:
+    """Load and validate a pipelines file; with no path, the packaged one. (The shells read
+    `SIM_PLATFORM_PIPELINES` and pass it here, so worker processes get the same path.)"""
+    if not path:
         return packaged_pipelines()
     path = Path(path)
     try:

@@ -69,3 +69,32 @@ def plot_day(output_root: str | Path, hierarchy: str, day: date, to: str | Path)
     first = sorted((Path(output_root) / day_prefix(hierarchy, day)).glob("*.parquet"))[0]
     draw_day(table, read_file_meta(first), f"{hierarchy} {day:%Y-%m-%d} (5-second data)", to)
     return Path(to)
+
+
+def draw_training_set(table: pa.Table, title: str) -> bytes:
+    """A heatmap of a training set (module x day): discharge and charge energy throughput in kWh.
+    Gaps (modules without data that day) stay white; returns PNG bytes."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    frame = table.select(["date", "phase_module", "discharge_energy_kwh", "charge_energy_kwh"]).to_pandas()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.22 * frame["phase_module"].nunique() + 2.2), sharey=True)
+    for ax, column in zip(axes, ["discharge_energy_kwh", "charge_energy_kwh"]):
+        grid = frame.pivot(index="phase_module", columns="date", values=column)
+        image = ax.imshow(np.ma.masked_invalid(grid.to_numpy(dtype=float)), aspect="auto", cmap="viridis", interpolation="nearest")
+        ax.set_yticks(range(len(grid.index)), grid.index, fontsize=6)
+        step = max(1, len(grid.columns) // 8)
+        ax.set_xticks(range(0, len(grid.columns), step), [str(d) for d in grid.columns[::step]], fontsize=6, rotation=45)
+        ax.set_title(column.replace("_", " "), fontsize=9)
+        fig.colorbar(image, ax=ax, label="kWh")
+    fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=70)
+    plt.close(fig)
+    return buf.getvalue()

@@ -116,13 +116,9 @@ class Warehouse:
             )
 
     def _stage(self, stage: str, table: pa.Table) -> None:
-        """Copy the rows into the temporary table `stage` (its constraints apply)."""
+        """Copy the rows (in FEATURE_SCHEMA order) into the temporary table `stage`, whose constraints apply."""
         if self.engine == "duckdb":
-            self.conn.register("_arrow_rows", table)
-            try:
-                self.sql(f"INSERT INTO {stage} ({_q(table.column_names)}) SELECT {_q(table.column_names)} FROM _arrow_rows")
-            finally:
-                self.conn.unregister("_arrow_rows")
+            self.conn.from_arrow(table).insert_into(stage)  # by position: both in FEATURE_SCHEMA order
             return
         buf = io.BytesIO()
         pcsv.write_csv(table, buf, pcsv.WriteOptions(include_header=False))  # null -> empty unquoted = NULL

@@ -8,6 +8,7 @@ of the key), a blob arriving late with an older timestamp (a local copy keeping 
 skew between uploaders) is still found within the grace window, and a changed blob (new etag)
 counts again. Memory stays bounded: entries older than the window are dropped.
 
+Which blobs count, and how each is read, is the configured sources' business (`landing.blob_source`).
 Days come from the file's metadata (`core.inputs.file_days`), phase_modules from its series
 (`core.etl.read_file` + `Catalog.place`). A file whose days cannot be read is reported, not
 retried forever: its day cannot be named, so nothing can be requested for it.
@@ -24,8 +25,9 @@ from pathlib import Path
 
 from sim_platform.core.catalog import Catalog
 from sim_platform.core.etl import read_file
-from sim_platform.core.inputs import HDF5_SUFFIXES, TELEMETRY_SUFFIXES, InputFile, file_days
+from sim_platform.core.inputs import InputFile, file_days
 from sim_platform.core.rawdata import InputError
+from sim_platform.core.sources import SourceFormat
 from sim_platform.storage import BlobInfo
 
 GRACE = timedelta(minutes=15)
@@ -65,11 +67,6 @@ class BlobCursor:
             self.seen = {k: v for k, v in self.seen.items() if datetime.fromisoformat(v[1]) >= floor}
 
 
-def blob_kind(name: str) -> str | None:
-    suffix = Path(name).suffix.lower()
-    return "telemetry" if suffix in TELEMETRY_SUFFIXES else "hdf5" if suffix in HDF5_SUFFIXES else None
-
-
 @dataclass
 class Affected:
     """Days and phase_modules touched by a set of blobs, and a digest of (name, etag) per day."""
@@ -82,20 +79,17 @@ class Affected:
         return hashlib.sha1("\n".join(sorted(self.blobs_by_day[day])).encode()).hexdigest()[:16]
 
 
-def affected_by(blobs: list[BlobInfo], cache: Path, prefix: str, catalog: Catalog) -> Affected:
-    """Read each blob's cached copy (`cache / name-without-prefix`) for its days and hierarchies."""
+def affected_by(blobs: list[tuple[BlobInfo, SourceFormat]], cache: Path, catalog: Catalog) -> Affected:
+    """Read each blob's cached copy (`cache / blob name`) for its days and hierarchies."""
     out = Affected()
-    for b in blobs:
-        kind = blob_kind(b.name)
-        if kind is None:
-            continue
-        path = cache / b.name[len(prefix):]
+    for b, source in blobs:
+        path = cache / b.name
         try:
-            days = file_days(path, kind, catalog)
+            days = file_days(path, source.kind, catalog, source)
         except (InputError, OSError) as exc:
             out.unreadable.append(f"{b.name}: {exc}")
             continue
-        info = InputFile(path, kind, b.size, days)
+        info = InputFile(path, source.kind, b.size, days, source)
         for d in days:
             key = d.isoformat()
             out.blobs_by_day[key].append(f"{b.name}@{b.etag}")

@@ -31,9 +31,9 @@ class BronzeOutcome:
         return not self.errors
 
 
-def bronze_day(day: str, files: list[InputFile], bronze_dir: str, catalog_path: str) -> BronzeOutcome:
+def bronze_day(day: str, files: list[InputFile], bronze_dir: str, config_path: str) -> BronzeOutcome:
     d = date.fromisoformat(day)
-    catalog = load_catalog(catalog_path) if catalog_path else default_catalog()
+    catalog = load_catalog(config_path) if config_path else default_catalog()
     batch, errors = read_day(files, d, catalog)
     outcome = BronzeOutcome(day, files=len(files), errors=[str(e) for e in errors])
     if outcome.ok:
@@ -41,8 +41,8 @@ def bronze_day(day: str, files: list[InputFile], bronze_dir: str, catalog_path: 
     return outcome
 
 
-def bronze_days(files_by_day: dict[str, list[InputFile]], bronze_dir: str, catalog_path: str, workers: int) -> list[BronzeOutcome]:
-    tasks = [(d, files_by_day[d], bronze_dir, catalog_path) for d in sorted(files_by_day)]
+def bronze_days(files_by_day: dict[str, list[InputFile]], bronze_dir: str, config_path: str, workers: int) -> list[BronzeOutcome]:
+    tasks = [(d, files_by_day[d], bronze_dir, config_path) for d in sorted(files_by_day)]
     workers = max(1, min(workers, len(tasks)))
     if workers == 1:
         return [bronze_day(*t) for t in tasks]

@@ -25,7 +25,7 @@ class SilverCheckConfig(Config):
     min_completeness: float = 0.5
 
 
-def silver_check_specs(asset_key: str) -> list[AssetCheckSpec]:
+def silver_check_specs(asset_key: str | list[str]) -> list[AssetCheckSpec]:
     return [
         AssetCheckSpec(CADENCE_CHECK, asset=asset_key, blocking=True,
                        description="pandera: 5-second grid, 720 rows per hour, catalog columns, types and bounds"),

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from sim_platform.core.catalog import Catalog, default_catalog, load_catalog
+from sim_platform.core.catalog import Catalog
+from sim_platform.core.pipeline_config import Pipelines, load_pipelines
 from sim_platform.storage import BlobStore, StorageSettings, open_blob_store
 
 
@@ -30,7 +31,7 @@ class PlatformPaths(ConfigurableResource):
     landing: str = ""  # simulation runs as they arrive: <landing>/run_XX/sample_YY.h5
     raw_cache: str = ""  # local copy of the container's raw prefix (downloaded only when missing)
     bronze: str = ""  # one parquet file per UTC day
-    catalog_path: str = ""  # signal catalog YAML; empty: the packaged one
+    config_path: str = ""  # pipelines YAML (sources, catalog, destinations); empty: the packaged one
     workers: int = 0  # processes for multi-day runs; 0: one per core
 
     def _base(self) -> Path:
@@ -49,14 +50,21 @@ class PlatformPaths(ConfigurableResource):
 
     @property
     def bronze_dir(self) -> Path:
-        return self._sub(self.bronze, "bronze")
+        return self._sub(self.bronze, self.pipelines().destinations.bronze.folder)
+
+    @property
+    def home_dir(self) -> Path:
+        return self._base()
 
     @property
     def log_dir(self) -> Path:
         return self._base() / "logs"
 
+    def pipelines(self) -> Pipelines:
+        return load_pipelines(self.config_path or None)
+
     def catalog(self) -> Catalog:
-        return load_catalog(self.catalog_path) if self.catalog_path else default_catalog()
+        return self.pipelines().catalog
 
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1
@@ -73,7 +81,6 @@ class BlobStoreResource(ConfigurableResource):
     connection_string: str = ""
     local_root: str = ""
     from_env: bool = False
-    raw_prefix: str = "raw/"
 
     def settings(self) -> StorageSettings:
         if self.connection_string:
@@ -121,3 +128,48 @@ class SilverStore(ConfigurableResource):
             prefix = self.root or "silver/"
             return TargetSpec("blob", prefix if prefix.endswith("/") else prefix + "/", self.blob.settings())
         raise ValueError(f"silver backend must be 'local' or 'blob', not {self.backend!r}")
+
+
+class GoldStore(ConfigurableResource):
+    """Where gold files live: `destinations.gold` of the pipelines file (a container prefix, default
+    `gold/`, or a folder under the home); `root` overrides it (a prefix when the destination is a prefix)."""
+
+    blob: BlobStoreResource
+    paths: PlatformPaths
+    root: str = ""
+
+    def spec(self) -> TargetSpec:
+        loc = self.paths.pipelines().destinations.gold
+        if loc.blob_prefix is not None:
+            self.blob.open().close()
+            prefix = self.root or loc.prefix
+            return TargetSpec("blob", prefix if prefix.endswith("/") else prefix + "/", self.blob.settings())
+        return TargetSpec("local", str(Path(self.root).resolve() if self.root else self.paths.home_dir / loc.folder))
+
+
+class WarehouseResource(ConfigurableResource):
+    """The database `ml_training_set` is loaded into (`destinations.warehouse`): PostgreSQL when the
+    environment variable it names holds a URL, else the embedded DuckDB file under the home.
+    The URL is read when a connection is opened and never logged (only a masked form)."""
+
+    paths: PlatformPaths
+
+    def _settings(self):
+        return self.paths.pipelines().destinations.warehouse
+
+    def table(self) -> str:
+        return self._settings().table
+
+    def duckdb_path(self) -> Path:
+        return self.paths.home_dir / self._settings().duckdb_path
+
+    def describe(self) -> str:
+        from sim_platform.core.warehouse import masked_url
+
+        url = self._settings().url()
+        return f"postgresql {masked_url(url)}" if url else f"duckdb {self.duckdb_path()}"
+
+    def open(self):
+        from sim_platform.core.warehouse import open_warehouse
+
+        return open_warehouse(self._settings().url(), self.duckdb_path())

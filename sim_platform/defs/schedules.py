@@ -1,16 +1,54 @@
-"""The daily schedule: at 01:30 UTC, build yesterday's bronze day (the last complete UTC day).
+"""Schedules (all UTC).
 
-Silver and plots follow through `silver_after_bronze_sensor` (they must wait for bronze).
+- `daily_yesterday_schedule`, 01:30: yesterday's bronze day (the last complete UTC day). Silver,
+  plots and module-day features follow through `silver_after_bronze_sensor`, since they must wait
+  for bronze.
+- `quarterly_training_set_schedule`, 04:00 on the first day of a quarter: the training set of the
+  quarter that has just ended, complete.
+- `monthly_training_set_refresh`, 04:00 on the first day of the other months: the quarter in
+  progress, so far (a later run of the same quarter replaces its rows, it never duplicates them).
 """
 
 from __future__ import annotations
 
-from dagster import AssetSelection, build_schedule_from_partitioned_job, define_asset_job
+from datetime import date
+
+from dagster import (
+    AssetSelection,
+    RunRequest,
+    ScheduleEvaluationContext,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+    schedule,
+)
 
 from sim_platform.defs.assets import telemetry_day
-from sim_platform.defs.partitions import daily_partitions
+from sim_platform.defs.gold_assets import ml_training_set
+from sim_platform.defs.partitions import daily_partitions, quarter_key, quarterly_partitions
 
 daily_bronze_job = define_asset_job(
     "daily_bronze_job", selection=AssetSelection.assets(telemetry_day), partitions_def=daily_partitions
 )
 daily_schedule = build_schedule_from_partitioned_job(daily_bronze_job, hour_of_day=1, minute_of_hour=30, name="daily_yesterday_schedule")
+
+training_set_job = define_asset_job(
+    "training_set_job", selection=AssetSelection.assets(ml_training_set), partitions_def=quarterly_partitions
+)
+
+
+def _tick_day(context: ScheduleEvaluationContext) -> date:
+    return context.scheduled_execution_time.date()
+
+
+@schedule(job=training_set_job, cron_schedule="0 4 1 1,4,7,10 *", execution_timezone="UTC", name="quarterly_training_set_schedule")
+def quarterly_training_set_schedule(context: ScheduleEvaluationContext):
+    today = _tick_day(context)
+    ended = quarter_key(date(today.year - (today.month == 1), (today.month - 4) % 12 + 1, 1))
+    return RunRequest(run_key=f"training_set:{ended}:final", partition_key=ended)
+
+
+@schedule(job=training_set_job, cron_schedule="0 4 1 2,3,5,6,8,9,11,12 *", execution_timezone="UTC", name="monthly_training_set_refresh")
+def monthly_training_set_refresh(context: ScheduleEvaluationContext):
+    today = _tick_day(context)
+    current = quarter_key(today)
+    return RunRequest(run_key=f"training_set:{current}:{today:%Y-%m}", partition_key=current)

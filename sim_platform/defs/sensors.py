@@ -1,6 +1,7 @@
 """Sensors: new blobs -> bronze days -> silver (day x phase_module) partitions.
 
-`new_blob_sensor` lists the container's raw prefix, finds new or changed blobs with its cursor
+`new_blob_sensor` lists the blob prefixes of the configured sources, keeps the blobs a source
+claims, finds new or changed blobs with its cursor
 (see `blob_watch`), caches them locally (only what is missing), registers new phase_module
 partitions and requests one `telemetry_day` run per affected day. The run key is the day plus a
 digest of the (name, etag) pairs that touched it: re-evaluating the same blobs requests nothing
@@ -8,7 +9,8 @@ new (Dagster drops a run key it has seen), a changed blob (new etag) re-runs its
 phase_modules travel with the run as a tag.
 
 `silver_after_bronze_sensor` follows every successful `telemetry_day` materialisation (from the
-blob sensor, the daily schedule or the UI) with runs of `resampled_5s` + `module_day_plot` for
+blob sensor, the daily schedule or the UI) with runs of `resampled_5s` + `module_day_plot` +
+`module_day_features` for
 that day: the phase_modules named in the run's tag, else all modules stored in the bronze day.
 Those runs cover consecutive phase_modules as one partition range, so a day costs one run, not
 one per module. Runs that belong to a backfill are skipped: the backfill includes silver itself.
@@ -30,10 +32,11 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from sim_platform.core.bronze import bronze_hierarchies, bronze_relpath
 from sim_platform.defs.assets import module_day_plot, resampled_5s, telemetry_day
-from sim_platform.defs.blob_watch import BlobCursor, affected_by, blob_kind, contiguous_blocks, parse_day
+from sim_platform.core.landing import blob_prefixes, blob_source, fetch_blob_sources
+from sim_platform.defs.gold_assets import module_day_features
+from sim_platform.defs.blob_watch import BlobCursor, affected_by, contiguous_blocks, parse_day
 from sim_platform.defs.partitions import daily_partitions, phase_module_partitions, silver_key
 from sim_platform.defs.resources import BlobStoreResource, PlatformPaths
-from sim_platform.storage import sync_down
 
 PHASE_MODULES_TAG = "sim_platform/phase_modules"
 MAX_BLOBS_PER_TICK = 400
@@ -48,17 +51,18 @@ MAX_BLOBS_PER_TICK = 400
 )
 def new_blob_sensor(context: SensorEvaluationContext, paths: PlatformPaths, blob_store: BlobStoreResource):
     cursor = BlobCursor.parse(context.cursor)
-    prefix = blob_store.raw_prefix
+    pipes = paths.pipelines()
+    prefixes = blob_prefixes(pipes)
     with blob_store.open() as store:
-        listing = [b for b in store.list_blobs(prefix) if blob_kind(b.name)]
+        listing = [b for p in prefixes for b in store.list_blobs(p) if blob_source(pipes, b.name)]
         fresh = cursor.new_blobs(listing, MAX_BLOBS_PER_TICK)
         if not fresh:
-            return SkipReason(f"no new or changed blobs under {prefix!r} ({len(listing)} listed)")
-        report = sync_down(store, paths.raw_cache_dir, prefix=prefix, log_dir=paths.log_dir)
-    failed = {f.name for f in report.failed}
+            return SkipReason(f"no new or changed blobs under {prefixes} ({len(listing)} listed)")
+        reports = fetch_blob_sources(store, pipes, paths.raw_cache_dir, log_dir=paths.log_dir)
+    failed = {f.name for r in reports for f in r.failed}
     usable = [b for b in fresh if b.name not in failed]  # a failed download is retried next tick
-    catalog = paths.catalog()
-    affected = affected_by(usable, paths.raw_cache_dir, prefix, catalog)
+    catalog = pipes.catalog
+    affected = affected_by([(b, blob_source(pipes, b.name)) for b in usable], paths.raw_cache_dir, catalog)
     for line in affected.unreadable:
         context.log.warning(f"unreadable blob: {line}")
 
@@ -90,13 +94,13 @@ def new_blob_sensor(context: SensorEvaluationContext, paths: PlatformPaths, blob
     name="silver_after_bronze_sensor",
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.STOPPED,
-    asset_selection=[resampled_5s, module_day_plot],
-    description="After a telemetry_day materialisation: resampled_5s + module_day_plot for its phase_modules.",
+    asset_selection=[resampled_5s, module_day_plot, module_day_features],
+    description="After a telemetry_day materialisation: resampled_5s, module_day_plot and module_day_features for its phase_modules.",
 )
 def silver_after_bronze_sensor(context: SensorEvaluationContext, paths: PlatformPaths):
     after = int(context.cursor) if context.cursor else None
     records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey("telemetry_day"), after_storage_id=after), limit=200, ascending=True
+        AssetRecordsFilter(asset_key=telemetry_day.key, after_storage_id=after), limit=200, ascending=True
     ).records
     if not records:
         return SkipReason("no new telemetry_day materialisations")
@@ -117,7 +121,7 @@ def silver_after_bronze_sensor(context: SensorEvaluationContext, paths: Platform
             requests.append(
                 RunRequest(
                     run_key=f"resampled_5s:{day}:{rec.storage_id}:{first}..{last}",
-                    asset_selection=[resampled_5s.key, module_day_plot.key],
+                    asset_selection=[resampled_5s.key, module_day_plot.key, module_day_features.key],
                     tags={
                         ASSET_PARTITION_RANGE_START_TAG: str(silver_key(day, first)),
                         ASSET_PARTITION_RANGE_END_TAG: str(silver_key(day, last)),

@@ -53,13 +53,13 @@ class PartitionSummary:
 class SilverBatch:
     days: dict[str, list[str]]  # "YYYY-MM-DD" -> phase_modules
     bronze_dir: str
-    catalog_path: str = ""
+    config_path: str = ""
     workers: int = 1
     results: dict[tuple[str, str], PartitionSummary] = field(default_factory=dict)
 
     def write(self, spec: TargetSpec) -> dict[tuple[str, str], PartitionSummary]:
         """Build and write every requested partition into `spec`; days run in parallel processes."""
-        tasks = [(d, sorted(pms), self.bronze_dir, self.catalog_path, spec) for d, pms in sorted(self.days.items())]
+        tasks = [(d, sorted(pms), self.bronze_dir, self.config_path, spec) for d, pms in sorted(self.days.items())]
         workers = max(1, min(self.workers, len(tasks)))
         if workers == 1:
             outputs = [silver_day(*t) for t in tasks]
@@ -71,7 +71,7 @@ class SilverBatch:
         return self.results
 
 
-def silver_day(day: str, phase_modules: list[str], bronze_dir: str, catalog_path: str, spec: TargetSpec) -> list[PartitionSummary]:
+def silver_day(day: str, phase_modules: list[str], bronze_dir: str, config_path: str, spec: TargetSpec) -> list[PartitionSummary]:
     """One day: read the bronze row groups of `phase_modules`, resample, write, audit."""
     from sim_platform.core.validate import validate_table
 
@@ -79,7 +79,7 @@ def silver_day(day: str, phase_modules: list[str], bronze_dir: str, catalog_path
     path = Path(bronze_dir) / bronze_relpath(d)
     if not path.is_file():
         raise FileNotFoundError(f"no bronze file for {day} at {path}: materialise telemetry_day {day} first")
-    catalog = load_catalog(catalog_path) if catalog_path else default_catalog()
+    catalog = load_catalog(config_path) if config_path else default_catalog()
     target = spec.open()
     built = {hd.hierarchy: hd for hd in build_day(read_bronze(path, phase_modules), d, catalog, validate=False)}
     out = []

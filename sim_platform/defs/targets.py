@@ -48,5 +48,8 @@ class BlobTarget:
         import io
 
         buf = io.BytesIO()
-        self.store.download_into(self.prefix + relpath, buf)
+        try:
+            self.store.download_into(self.prefix + relpath, buf)
+        except BlobNotFoundError as exc:  # the same signal as a missing local file
+            raise FileNotFoundError(f"{self.prefix + relpath}: no such blob") from exc
         return buf.getvalue()

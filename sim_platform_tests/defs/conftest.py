@@ -16,7 +16,7 @@ import pytest
 from dagster import instance_for_test
 
 from sim_platform.defs.io_managers import SilverIOManager
-from sim_platform.defs.resources import BlobStoreResource, PlatformPaths, SilverStore
+from sim_platform.defs.resources import BlobStoreResource, GoldStore, PlatformPaths, SilverStore, WarehouseResource
 from sim_platform.storage import sync_up
 from sim_platform_tests.storage.conftest import azurite  # noqa: F401  (fixture re-export)
 
@@ -39,6 +39,8 @@ class Platform:
             "blob_store": self.blob,
             "silver_store": self.silver,
             "silver_io_manager": SilverIOManager(store=self.silver),
+            "gold_store": GoldStore(blob=self.blob, paths=self.paths),
+            "warehouse": WarehouseResource(paths=self.paths),
         }
 
     @property
@@ -48,15 +50,15 @@ class Platform:
     def land(self, folder: Path, prefix: str) -> None:
         """Upload a folder into the container under `<raw prefix><prefix>` (as an exporter would)."""
         with self.blob.open() as store:
-            report = sync_up(store, folder, prefix=self.blob.raw_prefix + prefix, log_dir=None)
+            report = sync_up(store, folder, prefix="raw/" + prefix, log_dir=None)
         assert report.ok, report.failed
 
 
-def make_platform(home: Path, *, connection_string: str = "", silver_backend: str = "local", catalog_path: str = "", workers: int = 2) -> Platform:
+def make_platform(home: Path, *, connection_string: str = "", silver_backend: str = "local", config_path: str = "", workers: int = 2) -> Platform:
     blob = BlobStoreResource(
         container=f"t{uuid.uuid4().hex[:16]}", connection_string=connection_string, local_root=str(home / "blobstore")
     )
-    paths = PlatformPaths(home=str(home), catalog_path=catalog_path, workers=workers)
+    paths = PlatformPaths(home=str(home), config_path=config_path, workers=workers)
     silver = SilverStore(backend=silver_backend, root=str(home / "silver") if silver_backend == "local" else "silver/", blob=blob)
     return Platform(home, blob, paths, silver)
 

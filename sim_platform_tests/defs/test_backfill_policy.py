@@ -24,7 +24,7 @@ def test_backfill_runs_cover_ranges_and_execute(platform, instance, generated_ru
     assert materialize([telemetry_day], instance=instance, resources=platform.resources, tags=range_tags("2024-07-01", "2024-07-02")).success
     pms = instance.get_dynamic_partitions("phase_module")
     days = ["2024-07-01", "2024-07-02"]
-    wanted = [AssetKeyPartitionKey(AssetKey("resampled_5s"), str(silver_key(d, pm))) for d in days for pm in pms]
+    wanted = [AssetKeyPartitionKey(AssetKey(["silver", "resampled_5s"]), str(silver_key(d, pm))) for d in days for pm in pms]
     graph = Definitions(assets=[telemetry_day, resampled_5s, module_day_plot], resources=platform.resources).resolve_asset_graph()
     with partition_loading_context(dynamic_partitions_store=instance):  # as the backfill daemon does
         requests = build_run_requests_with_backfill_policies(wanted, graph, instance)
@@ -40,7 +40,7 @@ def test_backfill_runs_cover_ranges_and_execute(platform, instance, generated_ru
     rr = requests[0]
     r = materialize([resampled_5s], instance=instance, resources=platform.resources, tags=dict(rr.tags))
     assert r.success
-    got = mat_partitions(r, "resampled_5s")
+    got = mat_partitions(r, "silver/resampled_5s")
     start, end = split_key(rr.tags["dagster/asset_partition_range_start"]), split_key(rr.tags["dagster/asset_partition_range_end"])
     assert len(got) > 1 and all(split_key(k)[0] in days for k in got)
     assert any((platform.silver_root / start[1]).rglob("*.parquet")) and any((platform.silver_root / end[1]).rglob("*.parquet"))

@@ -37,7 +37,7 @@ def test_silver_in_the_container(azurite, tmp_path, instance, sample_two_days):
     order = instance.get_dynamic_partitions("phase_module")
     assert order.index("phase1_module2") == order.index("phase1_module1") + 1
     r = materialize([resampled_5s, module_day_plot], instance=instance, resources=platform.resources, tags=tags)
-    assert r.success and len(mat_partitions(r, "module_day_plot")) == 2
+    assert r.success and len(mat_partitions(r, "gold/module_day_plot")) == 2
     with platform.blob.open() as store:
         first = _contents(store, "silver/")
         names = sorted(first)

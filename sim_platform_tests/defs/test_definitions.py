@@ -26,7 +26,7 @@ def test_assets_groups_policies_and_checks():
     }
     for key in ("telemetry_day", "resampled_5s", "module_day_plot"):
         assert graph.get(AssetKey(key)).backfill_policy.policy_type == BackfillPolicyType.SINGLE_RUN
-    checks = {c.name: c for c in defs.resolve_assets_def("resampled_5s").check_specs}
+    checks = {c.name: c for c in defs.resolve_assets_def("silver/resampled_5s").check_specs}
     assert checks["cadence_and_schema"].blocking and not checks["completeness"].blocking
     assert {s.name for s in defs.sensors} == {"new_blob_sensor", "silver_after_bronze_sensor"}
     assert [s.name for s in defs.schedules] == ["daily_yesterday_schedule"]

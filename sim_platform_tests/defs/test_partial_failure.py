@@ -58,7 +58,7 @@ def test_corrupt_blob_in_a_multi_day_run(platform, instance, sample_two_days: Pa
     data, victim = _corrupt_copy(sample_two_days, tmp_path)
     platform.land(data, "telemetry/")
     r = materialize([telemetry_day], instance=instance, resources=platform.resources, tags=range_tags("2024-06-05", "2024-06-20"), raise_on_error=False)
-    assert not r.success and mat_partitions(r, "telemetry_day") == set()
+    assert not r.success and mat_partitions(r, "bronze/telemetry_day") == set()
     failure = next(e for e in r.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.event_specific_data.error.message
     assert "1 of 16 day(s) failed" in message and victim in message and "day 2024-06-20 not written" in message

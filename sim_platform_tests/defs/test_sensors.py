@@ -149,7 +149,7 @@ def test_bronze_run_is_followed_by_silver_for_its_modules(platform, instance, sa
     small = {k: v for k, v in first_req.tags.items()}
     small["dagster/asset_partition_range_end"] = small["dagster/asset_partition_range_start"]
     r = materialize([resampled_5s, module_day_plot], instance=instance, resources=platform.resources, tags=small)
-    assert r.success and len(mat_partitions(r, "module_day_plot")) == 1
+    assert r.success and len(mat_partitions(r, "gold/module_day_plot")) == 1
     # the follow-up sensor does not request the same materialisation twice
     again = _tick(silver_after_bronze_sensor, instance, platform.resources, follow.cursor)
     assert isinstance(again, SkipReason)

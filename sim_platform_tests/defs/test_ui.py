@@ -154,20 +154,20 @@ def test_ui_graph_launch_and_plot(ui_server):
         except Exception:
             pass
         # the asset graph: every layer's assets, upstream of the plot
-        page.goto(url + "/assets/module_day_plot?view=lineage&lineageScope=upstream&lineageDepth=5")
+        page.goto(url + "/assets/gold/module_day_plot?view=lineage&lineageScope=upstream&lineageDepth=5")
         for name in ("module_day_plot", "resampled_5s", "telemetry_day"):
             expect(page.get_by_text(name, exact=True).last).to_be_visible(timeout=30000)
         page.screenshot(path=str(SHOTS / "sim_platform_ui_graph.png"))
 
-        _launch(page, url, "resampled_5s", "sim_platform_ui_launch_silver.png")
+        _launch(page, url, "silver/resampled_5s", "sim_platform_ui_launch_silver.png")
         runs = _wait_runs(env, 1)
         assert [r.status.value for r in runs] == ["SUCCESS"], runs
-        _launch(page, url, "module_day_plot", "sim_platform_ui_launch_plot.png")
+        _launch(page, url, "gold/module_day_plot", "sim_platform_ui_launch_plot.png")
         runs = _wait_runs(env, 2)
         assert sorted(r.status.value for r in runs) == ["SUCCESS", "SUCCESS"], runs
 
         # the plot is in the materialisation's metadata, rendered as an image
-        page.goto(f"{url}/assets/module_day_plot?view=events")
+        page.goto(f"{url}/assets/gold/module_day_plot?view=events")
         expect(page.get_by_text("2024-06-05|phase1_module1").first).to_be_visible(timeout=30000)
         page.get_by_text("[Show Markdown]").first.click()
         img = page.locator('img[src^="data:image/png;base64,"]').first

@@ -1,0 +1,83 @@
+"""The gold layout and its two steps, over any target (a folder or the blob container).
+
+- `module_day_features/{phase_module}/YYYY/MM/DD.parquet`: one row of `features.FEATURE_SCHEMA`
+  per (day, module), computed from that day's silver hour files (and the system's, for RUN/IDLE).
+- `ml_training_set/{quarter}.parquet`: every module-day row of a quarter, one table, which is
+  also what `warehouse.load_quarter` loads.
+
+Targets are the ones silver uses (`put`, `get`, `list_day`, `delete`); `get` raises
+FileNotFoundError for a missing file, so a missing day is a None, not an error. Files appear
+atomically (the targets guarantee it), so a reader never sees half a feature file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim_platform.core.catalog import SYSTEM
+from sim_platform.core.features import features_table, module_day_features, quarter_days
+from sim_platform.core.layout import read_stored_day, table_to_parquet_bytes
+
+FEATURES = "module_day_features"
+TRAINING_SET = "ml_training_set"
+#: parallel reads of small files: the container answers each request in a round trip
+READ_THREADS = 8
+
+
+def feature_relpath(phase_module: str, day: date) -> str:
+    return f"{FEATURES}/{phase_module}/{day:%Y/%m/%d}.parquet"
+
+
+def training_set_relpath(quarter: str) -> str:
+    return f"{TRAINING_SET}/{quarter}.parquet"
+
+
+def is_module(hierarchy: str) -> bool:
+    return hierarchy.startswith("phase") and "_module" in hierarchy
+
+
+def write_table(target, relpath: str, table: pa.Table) -> None:
+    target.put(relpath, table_to_parquet_bytes(table))
+
+
+def read_table(target, relpath: str) -> pa.Table | None:
+    try:
+        return pq.read_table(io.BytesIO(target.get(relpath)))
+    except FileNotFoundError:
+        return None
+
+
+def build_module_days(silver, gold, keys: Iterable[tuple[date, str]]) -> dict[tuple[date, str], pa.Table | None]:
+    """Features of every (day, module) in `keys`, read from `silver` and written to `gold`.
+
+    A key whose module has no silver data that day gets no row (and an older feature file of it is
+    removed, so gold stays a function of silver). The system day is read once per day.
+    """
+    out: dict[tuple[date, str], pa.Table | None] = {}
+    systems: dict[date, object] = {}
+    for day, pm in keys:
+        if day not in systems:
+            systems[day] = read_stored_day(silver, SYSTEM, day)
+        module = read_stored_day(silver, pm, day)
+        if module is None:
+            gold.delete(feature_relpath(pm, day))
+            out[(day, pm)] = None
+            continue
+        row = module_day_features(module, systems[day], day, pm)
+        write_table(gold, feature_relpath(pm, day), row)
+        out[(day, pm)] = row
+    return out
+
+
+def quarter_features(gold, quarter: str, phase_modules: Iterable[str]) -> pa.Table:
+    """Every stored module-day row of `quarter` for the given modules, as one sorted table."""
+    paths = [feature_relpath(pm, d) for pm in phase_modules if is_module(pm) for d in quarter_days(quarter)]
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        rows = [t for t in pool.map(lambda rel: read_table(gold, rel), paths) if t is not None]
+    return features_table(rows)

@@ -1,0 +1,103 @@
+"""The gold layer: module-day features (day x phase_module) and the quarterly ML training set.
+
+The work is `sim_platform.core.gold` (features from silver, the quarter's table) and
+`sim_platform.core.warehouse` (the transactional load); these bodies pick partitions, open the
+stores and turn outcomes into metadata. Features follow silver partition for partition; the
+training set of a quarter depends on every module-day of that quarter (Dagster maps the date
+dimension onto the quarter).
+"""
+
+
+import base64
+from datetime import date
+
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from sim_platform.core.features import quarter_of
+from sim_platform.core.gold import build_module_days, is_module, quarter_features, training_set_relpath, write_table
+from sim_platform.defs.assets import resampled_5s
+from sim_platform.defs.partitions import phase_module_partitions, quarterly_partitions, silver_partitions, split_key
+from sim_platform.defs.resources import GoldStore, SilverStore, WarehouseResource
+
+#: features shown in the UI preview of a run
+_PREVIEW = ["phase_module", "date", "voltage_v_mean", "current_a_mean", "soc_swing", "discharge_energy_kwh",
+            "charge_energy_kwh", "cell_spread_max_v", "weakest_cell", "real_bin_share", "run_hours"]
+
+
+def _markdown(table, columns: list[str], rows: int = 10) -> str:
+    cols = [c for c in columns if c in table.column_names]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for rec in table.select(cols).slice(0, rows).to_pylist():
+        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in rec.values()) + " |")
+    return "\n".join(lines)
+
+
+@asset(
+    key_prefix="gold",
+    group_name="gold",
+    partitions_def=silver_partitions,
+    deps=[resampled_5s],
+    backfill_policy=BackfillPolicy.single_run(),
+)
+def module_day_features(context: AssetExecutionContext, silver_store: SilverStore, gold_store: GoldStore) -> MaterializeResult:
+    """One row per module and day: voltage/current/SoC/temperature statistics, energy throughput,
+    SoC swing, cell spread and weakest cell, real-sample share, RUN and IDLE hours (docs/gold_features.md)."""
+    keys = [split_key(k) for k in context.partition_keys]
+    modules = [(date.fromisoformat(d), pm) for d, pm in keys if is_module(pm)]
+    skipped = sorted({pm for _, pm in keys if not is_module(pm)})
+    if skipped:
+        context.log.info(f"not modules, no features: {skipped}")
+    rows = build_module_days(silver_store.spec().open(), gold_store.spec().open(), modules)
+    written = [r for r in rows.values() if r is not None]
+    empty = [f"{d}|{pm}" for (d, pm), r in rows.items() if r is None]
+    for key in empty:
+        context.log.warning(f"{key}: no silver data, no feature row (an older one was removed)")
+    meta = {"rows": len(written), "no_silver_data": MetadataValue.json(empty), "not_modules": MetadataValue.json(skipped)}
+    if written:
+        from sim_platform.core.features import features_table
+
+        meta["preview"] = MetadataValue.md(_markdown(features_table(written), _PREVIEW))
+    return MaterializeResult(metadata=meta)
+
+
+@asset(key_prefix="gold", group_name="gold", partitions_def=quarterly_partitions, deps=[module_day_features])
+def ml_training_set(
+    context: AssetExecutionContext, gold_store: GoldStore, warehouse: WarehouseResource
+) -> MaterializeResult:
+    """Every module-day feature row of the quarter as one table: a parquet file in the gold store,
+    and the same rows loaded into the warehouse (PostgreSQL, or the embedded DuckDB) in one
+    transaction, upserted by (date, phase_module), so a rerun replaces the quarter's rows."""
+    quarter = quarter_of(date.fromisoformat(context.partition_key))
+    gold = gold_store.spec().open()
+    modules = context.instance.get_dynamic_partitions(phase_module_partitions.name)
+    table = quarter_features(gold, quarter, modules)
+    if table.num_rows == 0:
+        raise Failure(f"no module-day features for {quarter}: materialise gold/module_day_features for its days first")
+    rel = training_set_relpath(quarter)
+    write_table(gold, rel, table)
+    with warehouse.open() as wh:
+        report = wh.load_quarter(table, quarter, warehouse.table())
+    from sim_platform.core.plots import draw_training_set
+
+    png = draw_training_set(table, f"{quarter}: daily energy throughput per module")
+    return MaterializeResult(
+        metadata={
+            "quarter": quarter,
+            "rows": table.num_rows,
+            "modules": len(set(table["phase_module"].to_pylist())),
+            "days": len(set(table["date"].to_pylist())),
+            "file": rel,
+            "warehouse": f"{warehouse.describe()} table {warehouse.table()}",
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "deleted": report.deleted,
+            "throughput": MetadataValue.md(f"![throughput](data:image/png;base64,{base64.b64encode(png).decode()})"),
+        }
+    )
