@@ -95,8 +95,10 @@ def synth_day(seed: int, day_index: int, day: date) -> list[SynthSeries]:
         for m in MODULES:
             hm = (("phase", str(p)), ("module", str(m)))
             current = setpoint * rng.uniform(0.9, 1.1)
-            soc = np.clip(rng.uniform(0.3, 0.7) + np.cumsum(current) / (100 * 3600), 0.1, 0.8)
-            volt = 48.0 + 7.0 * soc + 0.01 * current
+            # the real plant's convention: positive current discharges (SoC falls, terminal voltage
+            # sags by about 43 mOhm x I; measured on the sample, see docs/gold_features.md)
+            soc = np.clip(rng.uniform(0.3, 0.7) - np.cumsum(current) / (100 * 3600), 0.1, 0.8)
+            volt = 48.0 + 7.0 * soc - 0.043 * current
             temp = 19.5 + 1.2 * daily + 0.03 * np.abs(current) + rng.uniform(-0.8, 0.8)
             phase_current += current / len(MODULES)
             fast("module_voltage", hm, lambda s, v=volt: v[s], noise=0.02)

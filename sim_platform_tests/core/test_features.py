@@ -7,6 +7,8 @@ import time
 import warnings
 from datetime import date, datetime, timezone
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -230,6 +232,22 @@ def test_one_module_day_is_fast(generated_silver):
     assert min(timings) < 0.05
 
 
+def _soc_charge_correlation(silver: Path, day: date) -> tuple[int, float]:
+    """Windows and correlation of the 5-minute SoC change with the charge passed (sum of I x 5 s)."""
+    windows = []
+    for p in (1, 2, 3):
+        for m in range(1, 9):
+            df = read_stored_day(LocalTarget(silver), f"phase{p}_module{m}", day).table.to_pandas()
+            w = df.set_index("timestamp").resample("5min")
+            windows.append(pd.DataFrame({
+                "ah": w["module_current"].sum() * 5 / 3600,
+                "dsoc": w["module_state_of_charge"].last() - w["module_state_of_charge"].first(),
+            }))
+    w = pd.concat(windows).dropna()
+    w = w[w["ah"].abs() > 0.05]
+    return len(w), float(np.corrcoef(w["ah"], w["dsoc"])[0, 1])
+
+
 def test_real_plant_discharges_with_positive_current(sample_data, tmp_path):
     """The sign convention the energy features rest on: on the real sample (2024-08-06, an active
     day) the SoC falls over 5-minute windows in which the current is positive, and rises when negative."""
@@ -238,16 +256,11 @@ def test_real_plant_discharges_with_positive_current(sample_data, tmp_path):
     for f in (sample_data / "2024" / "08" / "06").iterdir():
         (day_in / f.name).symlink_to(f)
     assert run_etl(tmp_path / "in", tmp_path / "out", workers=2).ok
-    windows = []
-    for p in (1, 2, 3):
-        for m in range(1, 9):
-            df = read_stored_day(LocalTarget(tmp_path / "out"), f"phase{p}_module{m}", date(2024, 8, 6)).table.to_pandas()
-            w = df.set_index("timestamp").resample("5min")
-            windows.append(pd.DataFrame({
-                "ah": w["module_current"].sum() * 5 / 3600,
-                "dsoc": w["module_state_of_charge"].last() - w["module_state_of_charge"].first(),
-            }))
-    w = pd.concat(windows).dropna()
-    w = w[w["ah"].abs() > 0.05]
-    assert len(w) > 500
-    assert np.corrcoef(w["ah"], w["dsoc"])[0, 1] < -0.4
+    n, corr = _soc_charge_correlation(tmp_path / "out", date(2024, 8, 6))
+    assert n > 500 and corr < -0.4
+
+
+def test_generator_follows_the_plant_sign_convention(generated_silver):
+    """Generated runs must mean what real data means: positive current discharges."""
+    n, corr = _soc_charge_correlation(generated_silver, DAY)
+    assert n > 300 and corr < -0.4
