@@ -24,6 +24,9 @@ class InputError(Exception):
         self.reason = " ".join(str(reason).split())  # one line, whatever the library said
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self):  # errors travel back from worker processes
+        return (type(self), (self.path, self.reason))
+
 
 @dataclass
 class RawBatch:
