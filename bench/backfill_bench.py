@@ -60,7 +60,7 @@ def child() -> int:
     from sim_platform.defs.partitions import silver_key
 
     resources = build_resources()
-    days = sorted(plan_inputs(resources["paths"].raw_cache_dir, default_catalog()).by_day())
+    days = sorted(plan_inputs(resources["paths"].raw_cache_dir / "raw", default_catalog()).by_day())
     first, last = days[0].isoformat(), days[-1].isoformat()
     t_import = time.perf_counter() - t0
     with DagsterInstance.get() as instance:
@@ -94,7 +94,7 @@ def prepare(src: Path, work: Path) -> dict:
     store = LocalBlobStore(work / "blobstore", "simulation-data")
     store.create_container()
     up = sync_up(store, src, prefix="raw/telemetry/", log_dir=None)
-    down = sync_down(store, work / "home" / "raw_cache", prefix="raw/", log_dir=None)
+    down = sync_down(store, work / "home" / "raw_cache" / "raw", prefix="raw/", log_dir=None)
     assert up.ok and down.ok
     return {"SIM_PLATFORM_HOME": str(work / "home"), "SIM_PLATFORM_LOCAL_BLOB_ROOT": str(work / "blobstore")}
 

@@ -17,25 +17,33 @@ from sim_platform_tests.conftest import REPO
 def test_assets_groups_policies_and_checks():
     graph = defs.resolve_asset_graph()
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {
-        "raw_hdf5_runs": "landing",
-        "blob_synced_runs": "landing",
-        "telemetry_day": "bronze",
-        "resampled_5s": "silver",
-        "module_day_plot": "gold",
+    assert groups == {  # the layer is in the key and in the group
+        "landing/raw_hdf5_runs": "landing",
+        "landing/blob_synced_runs": "landing",
+        "bronze/telemetry_day": "bronze",
+        "silver/resampled_5s": "silver",
+        "gold/module_day_plot": "gold",
+        "gold/module_day_features": "gold",
+        "gold/ml_training_set": "gold",
     }
-    for key in ("telemetry_day", "resampled_5s", "module_day_plot"):
-        assert graph.get(AssetKey(key)).backfill_policy.policy_type == BackfillPolicyType.SINGLE_RUN
-    checks = {c.name: c for c in defs.resolve_assets_def("silver/resampled_5s").check_specs}
+    for key in ("bronze/telemetry_day", "silver/resampled_5s", "gold/module_day_plot", "gold/module_day_features"):
+        assert graph.get(AssetKey.from_user_string(key)).backfill_policy.policy_type == BackfillPolicyType.SINGLE_RUN
+    # the training set of a quarter depends on every module-day of the quarter
+    assert graph.get(AssetKey.from_user_string("gold/ml_training_set")).parent_keys == {AssetKey(["gold", "module_day_features"])}
+    checks = {c.name: c for c in defs.resolve_assets_def(AssetKey(["silver", "resampled_5s"])).check_specs}
     assert checks["cadence_and_schema"].blocking and not checks["completeness"].blocking
     assert {s.name for s in defs.sensors} == {"new_blob_sensor", "silver_after_bronze_sensor"}
-    assert [s.name for s in defs.schedules] == ["daily_yesterday_schedule"]
+    assert [s.name for s in defs.schedules] == [
+        "daily_yesterday_schedule", "quarterly_training_set_schedule", "monthly_training_set_refresh"
+    ]
 
 
 def test_resources_follow_the_environment(tmp_path):
     res = build_resources({"SIM_PLATFORM_HOME": str(tmp_path), "SIM_PLATFORM_SILVER_BACKEND": "local"})
     assert res["paths"].bronze_dir == tmp_path / "bronze"
     assert res["silver_store"].spec().root == str(tmp_path / "silver")
+    assert res["paths"].pipelines().destinations.gold.prefix == "gold/"
+    assert res["warehouse"].describe() == f"duckdb {tmp_path / 'gold/warehouse.duckdb'}"
 
 
 def test_workspace_yaml_loads():

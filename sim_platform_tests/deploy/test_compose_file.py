@@ -34,6 +34,7 @@ def test_compose_file_is_valid_and_wired(tmp_path):
     env = services["daemon"]["environment"]
     assert "BlobEndpoint=http://azurite:10000/" in env["AZURE_STORAGE_CONNECTION_STRING"]
     assert env["SIM_PLATFORM_SILVER_BACKEND"] == "blob"
+    assert env["SIM_PLATFORM_WAREHOUSE_URL"] == "postgresql+psycopg2://dagster:pw@postgres:5432/dagster"  # gold -> PostgreSQL
     assert "pgdata" in cfg["volumes"]
     mounts = " ".join(services["code"]["volumes"] if isinstance(services["code"]["volumes"][0], str)
                       else [v["source"] + ":" + v["target"] for v in services["code"]["volumes"]])
