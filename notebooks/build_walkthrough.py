@@ -114,6 +114,33 @@ print(run_etl(runs, gen_out, workers=2).totals())
 table = read_hierarchy_day(gen_out, "phase2_module5", date(2024, 7, 1))
 meta = read_file_meta(sorted((gen_out / day_prefix("phase2_module5", date(2024, 7, 1))).glob("*.parquet"))[0])
 draw_day(table, meta, "phase2_module5 2024-07-01 (generated run)");"""),
+    ("md", """## 7. Gold: module-day features and the quarterly training set
+
+Per module and day, one row of features from the 5-second data (formulas and units in
+`docs/gold_features.md`); a quarter's rows form the training set, loaded into the embedded DuckDB
+warehouse in one transaction (PostgreSQL when `SIM_PLATFORM_WAREHOUSE_URL` is set). The Dagster assets
+`gold/module_day_features` and `gold/ml_training_set` make exactly these calls."""),
+    ("code", """from IPython.display import Image, display
+
+from sim_platform.core.features import quarter_of
+from sim_platform.core.gold import build_module_days, quarter_features
+from sim_platform.core.layout import LocalTarget
+from sim_platform.core.plots import draw_training_set
+from sim_platform.core.warehouse import open_warehouse
+
+gold = LocalTarget(OUTPUT / "gold")
+modules = [f"phase{p}_module{m}" for p in catalog.phases for m in catalog.modules]
+days = [date(2024, 7, 5), date(2024, 8, 6)]
+build_module_days(LocalTarget(OUTPUT), gold, [(d, pm) for d in days for pm in modules])
+quarter = quarter_of(days[0])
+training = quarter_features(gold, quarter, modules)
+with open_warehouse(None, OUTPUT / "warehouse.duckdb") as wh:
+    print(quarter, wh.load_quarter(training, quarter))
+    print("rows in the warehouse:", wh.row_count())
+cols = ["date", "phase_module", "voltage_v_mean", "current_a_max", "soc_swing", "discharge_energy_kwh",
+        "charge_energy_kwh", "cell_spread_max_v", "weakest_cell", "real_bin_share", "run_hours", "idle_hours"]
+display(training.select(cols).to_pandas().head(8).round(3))
+display(Image(draw_training_set(training, f"{quarter}: daily energy throughput per module")))"""),
 ]
 
 

@@ -10,16 +10,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sim_platform.cli import etl_commands, sync_commands
+from sim_platform.cli import etl_commands, gold_commands, sync_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sim-platform",
-        description="Battery-storage telemetry platform: generate, ETL, plot and sync.",
+        description="Battery-storage telemetry platform: generate, ETL, gold features, plot and sync.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     etl_commands.register(sub)
+    gold_commands.register(sub)
     sync_commands.register(sub)
     return parser
 

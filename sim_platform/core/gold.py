@@ -81,3 +81,15 @@ def quarter_features(gold, quarter: str, phase_modules: Iterable[str]) -> pa.Tab
     with ThreadPoolExecutor(READ_THREADS) as pool:
         rows = [t for t in pool.map(lambda rel: read_table(gold, rel), paths) if t is not None]
     return features_table(rows)
+
+
+def stored_module_days(silver_root) -> list[tuple[date, str]]:
+    """Every (day, module) with hour files under a local silver folder, sorted."""
+    from pathlib import Path
+
+    out = []
+    for folder in Path(silver_root).glob("phase*_module*/[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]"):
+        pm = folder.parts[-4]
+        if is_module(pm) and any(folder.glob("[0-2][0-9].parquet")):
+            out.append((date(int(folder.parts[-3]), int(folder.parts[-2]), int(folder.parts[-1])), pm))
+    return sorted(out)

@@ -11,6 +11,7 @@ import pytest
 from dagster import RunRequest, SensorResult, SkipReason, build_schedule_context, build_sensor_context, materialize
 
 from sim_platform.defs.assets import module_day_plot, resampled_5s, telemetry_day
+from sim_platform.defs.gold_assets import module_day_features
 from sim_platform.defs.blob_watch import GRACE, BlobCursor, contiguous_blocks
 from sim_platform.defs.partitions import split_key
 from sim_platform.defs.schedules import daily_schedule
@@ -138,7 +139,7 @@ def test_bronze_run_is_followed_by_silver_for_its_modules(platform, instance, sa
     covered = set()
     order = instance.get_dynamic_partitions("phase_module")
     for req in follow.run_requests:
-        assert req.asset_selection == [resampled_5s.key, module_day_plot.key]
+        assert req.asset_selection == [resampled_5s.key, module_day_plot.key, module_day_features.key]
         start = split_key(req.tags["dagster/asset_partition_range_start"])
         end = split_key(req.tags["dagster/asset_partition_range_end"])
         assert start[0] == end[0] == "2024-06-05"
@@ -148,8 +149,9 @@ def test_bronze_run_is_followed_by_silver_for_its_modules(platform, instance, sa
     first_req = follow.run_requests[0]
     small = {k: v for k, v in first_req.tags.items()}
     small["dagster/asset_partition_range_end"] = small["dagster/asset_partition_range_start"]
-    r = materialize([resampled_5s, module_day_plot], instance=instance, resources=platform.resources, tags=small)
+    r = materialize([resampled_5s, module_day_plot, module_day_features], instance=instance, resources=platform.resources, tags=small)
     assert r.success and len(mat_partitions(r, "gold/module_day_plot")) == 1
+    assert len(mat_partitions(r, "gold/module_day_features")) == 1
     # the follow-up sensor does not request the same materialisation twice
     again = _tick(silver_after_bronze_sensor, instance, platform.resources, follow.cursor)
     assert isinstance(again, SkipReason)

@@ -1,0 +1,60 @@
+"""`sim-platform gold`: module-day features and quarterly training sets from a silver folder.
+
+The same calls as the Dagster assets `gold/module_day_features` and `gold/ml_training_set`
+(`core.gold`, `core.warehouse`); here the silver and gold stores are local folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    gold = sub.add_parser("gold", help="module-day features and quarterly ML training sets from silver hour files")
+    gold.add_argument("--silver", required=True, help="silver root (the ETL's --output)")
+    gold.add_argument("--gold", required=True, help="gold folder: module_day_features/, ml_training_set/, warehouse.duckdb")
+    gold.add_argument("--quarter", action="append", default=None, help="only this quarter, e.g. 2024Q3 (repeatable)")
+    gold.add_argument(
+        "--warehouse-url-env",
+        default="SIM_PLATFORM_WAREHOUSE_URL",
+        help="environment variable holding a PostgreSQL URL (default %(default)s); unset: DuckDB in --gold",
+    )
+    gold.set_defaults(func=_gold)
+
+
+def _gold(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sim_platform.core.features import quarter_of
+    from sim_platform.core.gold import build_module_days, quarter_features, stored_module_days, training_set_relpath, write_table
+    from sim_platform.core.layout import LocalTarget
+    from sim_platform.core.warehouse import masked_url, open_warehouse
+
+    if not Path(args.silver).is_dir():
+        print(f"error: silver folder {args.silver} does not exist", file=sys.stderr)
+        return 2
+    keys = [k for k in stored_module_days(args.silver) if not args.quarter or quarter_of(k[0]) in args.quarter]
+    if not keys:
+        print(f"error: no module hour files under {args.silver}" + (f" for {args.quarter}" if args.quarter else ""), file=sys.stderr)
+        return 2
+    silver, gold = LocalTarget(args.silver), LocalTarget(args.gold)
+    by_day: dict = defaultdict(list)
+    for day, pm in keys:
+        by_day[day].append(pm)
+    for day in tqdm(sorted(by_day), unit="day", desc="features", file=sys.stderr):
+        build_module_days(silver, gold, [(day, pm) for pm in by_day[day]])
+    modules = sorted({pm for _, pm in keys})
+    url = os.environ.get(args.warehouse_url_env) or None
+    print(f"warehouse: {'postgresql ' + masked_url(url) if url else 'duckdb ' + str(Path(args.gold) / 'warehouse.duckdb')}")
+    with open_warehouse(url, Path(args.gold) / "warehouse.duckdb") as wh:
+        for quarter in sorted({quarter_of(d) for d, _ in keys}):
+            table = quarter_features(gold, quarter, modules)
+            write_table(gold, training_set_relpath(quarter), table)
+            report = wh.load_quarter(table, quarter)
+            print(f"{quarter}: {table.num_rows} module-days -> {training_set_relpath(quarter)}; "
+                  f"warehouse inserted {report.inserted}, updated {report.updated}, deleted {report.deleted}")
+    return 0
