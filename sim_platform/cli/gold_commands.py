@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 
@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     gold.add_argument("--silver", required=True, help="silver root (the ETL's --output)")
     gold.add_argument("--gold", required=True, help="gold folder: module_day_features/, ml_training_set/, warehouse.duckdb")
     gold.add_argument("--quarter", action="append", default=None, help="only this quarter, e.g. 2024Q3 (repeatable)")
+    gold.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes, one day per task (default: cores)")
     gold.add_argument(
         "--warehouse-url-env",
         default="SIM_PLATFORM_WAREHOUSE_URL",
@@ -30,7 +31,7 @@ def _gold(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim_platform.core.features import quarter_of
-    from sim_platform.core.gold import build_module_days, quarter_features, stored_module_days, training_set_relpath, write_table
+    from sim_platform.core.gold import build_module_days_parallel, quarter_features, stored_module_days, training_set_relpath, write_table
     from sim_platform.core.layout import LocalTarget
     from sim_platform.core.warehouse import masked_url, open_warehouse
 
@@ -41,12 +42,11 @@ def _gold(args: argparse.Namespace) -> int:
     if not keys:
         print(f"error: no module hour files under {args.silver}" + (f" for {args.quarter}" if args.quarter else ""), file=sys.stderr)
         return 2
-    silver, gold = LocalTarget(args.silver), LocalTarget(args.gold)
-    by_day: dict = defaultdict(list)
-    for day, pm in keys:
-        by_day[day].append(pm)
-    for day in tqdm(sorted(by_day), unit="day", desc="features", file=sys.stderr):
-        build_module_days(silver, gold, [(day, pm) for pm in by_day[day]])
+    gold = LocalTarget(args.gold)
+    with tqdm(total=len({d for d, _ in keys}), unit="day", desc="features", file=sys.stderr) as bar:
+        build_module_days_parallel(
+            partial(LocalTarget, args.silver), partial(LocalTarget, args.gold), keys, args.workers, on_day=lambda _: bar.update(1)
+        )
     modules = sorted({pm for _, pm in keys})
     url = os.environ.get(args.warehouse_url_env) or None
     print(f"warehouse: {'postgresql ' + masked_url(url) if url else 'duckdb ' + str(Path(args.gold) / 'warehouse.duckdb')}")

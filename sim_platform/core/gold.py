@@ -13,8 +13,9 @@ atomically (the targets guarantee it), so a reader never sees half a feature fil
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing as mp
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from datetime import date
 
 import pyarrow as pa
@@ -72,6 +73,37 @@ def build_module_days(silver, gold, keys: Iterable[tuple[date, str]]) -> dict[tu
         row = module_day_features(module, systems[day], day, pm)
         write_table(gold, feature_relpath(pm, day), row)
         out[(day, pm)] = row
+    return out
+
+
+def _days_task(open_silver, open_gold, keys: list[tuple[date, str]]):
+    return build_module_days(open_silver(), open_gold(), keys)
+
+
+def build_module_days_parallel(
+    open_silver: Callable, open_gold: Callable, keys: Iterable[tuple[date, str]], workers: int, on_day: Callable | None = None
+) -> dict[tuple[date, str], pa.Table | None]:
+    """`build_module_days` with the days spread over `workers` processes (a day is one task, so the
+    system day is still read once). `open_*` are picklable zero-argument factories of the targets
+    (a blob client cannot cross a process boundary; what opens one can). `on_day(day)` reports progress."""
+    by_day: dict[date, list[tuple[date, str]]] = {}
+    for day, pm in keys:
+        by_day.setdefault(day, []).append((day, pm))
+    out: dict[tuple[date, str], pa.Table | None] = {}
+    if workers <= 1 or len(by_day) <= 1:
+        silver, gold = open_silver(), open_gold()
+        for day in sorted(by_day):
+            out.update(build_module_days(silver, gold, by_day[day]))
+            if on_day:
+                on_day(day)
+        return out
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(min(workers, len(by_day)), mp_context=ctx) as pool:
+        futures = {pool.submit(_days_task, open_silver, open_gold, by_day[d]): d for d in sorted(by_day)}
+        for fut in as_completed(futures):
+            out.update(fut.result())
+            if on_day:
+                on_day(futures[fut])
     return out
 
 

@@ -21,10 +21,10 @@ from dagster import (
 )
 
 from sim_platform.core.features import quarter_of
-from sim_platform.core.gold import build_module_days, is_module, quarter_features, training_set_relpath, write_table
+from sim_platform.core.gold import build_module_days_parallel, is_module, quarter_features, training_set_relpath, write_table
 from sim_platform.defs.assets import resampled_5s
 from sim_platform.defs.partitions import phase_module_partitions, quarterly_partitions, silver_partitions, split_key
-from sim_platform.defs.resources import GoldStore, SilverStore, WarehouseResource
+from sim_platform.defs.resources import GoldStore, PlatformPaths, SilverStore, WarehouseResource
 
 #: features shown in the UI preview of a run
 _PREVIEW = ["phase_module", "date", "voltage_v_mean", "current_a_mean", "soc_swing", "discharge_energy_kwh",
@@ -46,7 +46,9 @@ def _markdown(table, columns: list[str], rows: int = 10) -> str:
     deps=[resampled_5s],
     backfill_policy=BackfillPolicy.single_run(),
 )
-def module_day_features(context: AssetExecutionContext, silver_store: SilverStore, gold_store: GoldStore) -> MaterializeResult:
+def module_day_features(
+    context: AssetExecutionContext, silver_store: SilverStore, gold_store: GoldStore, paths: PlatformPaths
+) -> MaterializeResult:
     """One row per module and day: voltage/current/SoC/temperature statistics, energy throughput,
     SoC swing, cell spread and weakest cell, real-sample share, RUN and IDLE hours (docs/gold_features.md)."""
     keys = [split_key(k) for k in context.partition_keys]
@@ -54,7 +56,7 @@ def module_day_features(context: AssetExecutionContext, silver_store: SilverStor
     skipped = sorted({pm for _, pm in keys if not is_module(pm)})
     if skipped:
         context.log.info(f"not modules, no features: {skipped}")
-    rows = build_module_days(silver_store.spec().open(), gold_store.spec().open(), modules)
+    rows = build_module_days_parallel(silver_store.spec().open, gold_store.spec().open, modules, paths.worker_count())
     written = [r for r in rows.values() if r is not None]
     empty = [f"{d}|{pm}" for (d, pm), r in rows.items() if r is None]
     for key in empty:
