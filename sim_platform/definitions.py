@@ -6,7 +6,7 @@ folders under SIM_PLATFORM_HOME, SQLite instance in DAGSTER_HOME) and against Az
 - `SIM_PLATFORM_HOME`: base folder of landing, raw cache, bronze, silver (default ./.sim_platform)
 - `SIM_PLATFORM_PIPELINES`: pipelines YAML (sources, catalog, destinations; default: the packaged one)
 - `AZURE_STORAGE_CONNECTION_STRING` / account settings: the blob container is Azure (else a folder)
-- `SIM_PLATFORM_SILVER_BACKEND=blob`: silver hour files and plots go to the container (`silver/`)
+- `SIM_PLATFORM_SILVER_BACKEND=local|blob`: overrides `destinations.silver` (a folder under the home, or a container prefix)
 - `SIM_PLATFORM_SILVER_ROOT`: silver folder (local) or blob prefix (blob); default `<home>/silver`, `silver/`
 - `SIM_PLATFORM_GOLD_ROOT`: gold prefix (or folder) instead of `destinations.gold`
 - `SIM_PLATFORM_WAREHOUSE_URL` (the variable `destinations.warehouse.url_env` names): PostgreSQL URL; unset: DuckDB
@@ -17,10 +17,10 @@ folders under SIM_PLATFORM_HOME, SQLite instance in DAGSTER_HOME) and against Az
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from dagster import Definitions
 
+from sim_platform.core.pipeline_config import ENV_VAR
 from sim_platform.defs.assets import blob_synced_runs, module_day_plot, raw_hdf5_runs, resampled_5s, telemetry_day
 from sim_platform.defs.io_managers import SilverIOManager
 from sim_platform.defs.gold_assets import ml_training_set, module_day_features
@@ -39,13 +39,19 @@ def build_resources(env: dict | None = None) -> dict:
     env = dict(os.environ if env is None else env)
     paths = PlatformPaths(
         home=env.get("SIM_PLATFORM_HOME", ""),
-        config_path=env.get("SIM_PLATFORM_PIPELINES", ""),
+        config_path=env.get(ENV_VAR, ""),
         workers=int(env.get("SIM_PLATFORM_WORKERS", "0") or 0),
     )
     blob = BlobStoreResource(from_env=True)
-    backend = env.get("SIM_PLATFORM_SILVER_BACKEND", "local")
-    home = env.get("SIM_PLATFORM_HOME", "")
-    root = env.get("SIM_PLATFORM_SILVER_ROOT", "") or (str(Path(home).resolve() / "silver") if home and backend == "local" else "")
+    # silver goes where `destinations.silver` says, unless the environment of a deployment says otherwise
+    dest = paths.pipelines().destinations.silver
+    backend = env.get("SIM_PLATFORM_SILVER_BACKEND") or ("blob" if dest.blob_prefix is not None else "local")
+    if env.get("SIM_PLATFORM_SILVER_ROOT"):
+        root = env["SIM_PLATFORM_SILVER_ROOT"]
+    elif backend == "local":
+        root = str(paths.home_dir / (dest.folder or "silver"))
+    else:
+        root = dest.prefix  # empty when the destination is a folder: the store's default `silver/`
     silver = SilverStore(backend=backend, root=root, blob=blob)
     return {
         "paths": paths,

@@ -8,6 +8,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sim_platform.core.pipeline_config import ENV_VAR
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     etl = sub.add_parser("etl", help="resample raw inputs to 5-second hour files")
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--config",
         "--catalog",
         dest="config",
-        default=os.environ.get("SIM_PLATFORM_PIPELINES") or None,
+        default=os.environ.get(ENV_VAR) or None,
         help="pipelines YAML: sources, signal catalog, destinations (default: $SIM_PLATFORM_PIPELINES or the packaged one)",
     )
     etl.add_argument("--source", action="append", default=None, help="only this configured source (repeatable)")
@@ -79,13 +81,14 @@ def _etl(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        inputs = args.input if args.input else _configured_inputs(args)
-        if args.input and args.source:
+        if not args.input:
+            inputs = _configured_inputs(args)
+        elif args.source:  # the named sources' formats, applied to the --input folder
             from sim_platform.core.pipeline_config import load_pipelines
-            from sim_platform.core.landing import source_roots
 
-            pipes = load_pipelines(args.config)
-            inputs = [(Path(args.input), fmt) for _, fmt in source_roots(pipes, Path("."), args.source)]
+            inputs = [(Path(args.input), fmt) for fmt in load_pipelines(args.config).source_formats(args.source)]
+        else:
+            inputs = args.input
         summary = run_etl(inputs, args.output, args.workers, args.config, args.skip_bad_files, on_plan=on_plan, on_day=on_day)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -115,13 +118,12 @@ def _etl(args: argparse.Namespace) -> int:
 def _configured_inputs(args: argparse.Namespace):
     """Every configured source (or those of --source) at its location; blob prefixes are first
     brought into the local cache (only missing or changed blobs are downloaded)."""
-    from sim_platform.core.landing import blob_prefixes, fetch_blob_sources, source_roots
+    from sim_platform.core.landing import blob_prefixes, fetch_blob_sources, platform_home, source_roots
     from sim_platform.core.pipeline_config import load_pipelines
     from sim_platform.storage import StorageSettings, open_blob_store
 
     pipes = load_pipelines(args.config)
-    home = Path(os.environ.get("SIM_PLATFORM_HOME", ".sim_platform"))
-    cache = Path(args.cache) if args.cache else home / "raw_cache"
+    cache = Path(args.cache) if args.cache else platform_home() / "raw_cache"
     if blob_prefixes(pipes, args.source):
         settings = StorageSettings.from_env()
         print(f"fetching blob sources from {settings} into {cache}", file=sys.stderr)

@@ -31,9 +31,9 @@ def _gold(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim_platform.core.features import quarter_of
-    from sim_platform.core.gold import build_module_days_parallel, quarter_features, stored_module_days, training_set_relpath, write_table
+    from sim_platform.core.gold import build_module_days_parallel, publish_quarter, stored_module_days
     from sim_platform.core.layout import LocalTarget
-    from sim_platform.core.warehouse import masked_url, open_warehouse
+    from sim_platform.core.warehouse import describe, open_warehouse
 
     if not Path(args.silver).is_dir():
         print(f"error: silver folder {args.silver} does not exist", file=sys.stderr)
@@ -48,13 +48,11 @@ def _gold(args: argparse.Namespace) -> int:
             partial(LocalTarget, args.silver), partial(LocalTarget, args.gold), keys, args.workers, on_day=lambda _: bar.update(1)
         )
     modules = sorted({pm for _, pm in keys})
-    url = os.environ.get(args.warehouse_url_env) or None
-    print(f"warehouse: {'postgresql ' + masked_url(url) if url else 'duckdb ' + str(Path(args.gold) / 'warehouse.duckdb')}")
-    with open_warehouse(url, Path(args.gold) / "warehouse.duckdb") as wh:
+    url, duckdb_path = os.environ.get(args.warehouse_url_env) or None, Path(args.gold) / "warehouse.duckdb"
+    print(f"warehouse: {describe(url, duckdb_path)}")
+    with open_warehouse(url, duckdb_path) as wh:
         for quarter in sorted({quarter_of(d) for d, _ in keys}):
-            table = quarter_features(gold, quarter, modules)
-            write_table(gold, training_set_relpath(quarter), table)
-            report = wh.load_quarter(table, quarter)
-            print(f"{quarter}: {table.num_rows} module-days -> {training_set_relpath(quarter)}; "
+            table, rel, report = publish_quarter(gold, wh, quarter, modules)
+            print(f"{quarter}: {table.num_rows} module-days -> {rel}; "
                   f"warehouse inserted {report.inserted}, updated {report.updated}, deleted {report.deleted}")
     return 0

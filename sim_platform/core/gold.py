@@ -115,6 +115,19 @@ def quarter_features(gold, quarter: str, phase_modules: Iterable[str]) -> pa.Tab
     return features_table(rows)
 
 
+def publish_quarter(gold, warehouse, quarter: str, phase_modules: Iterable[str], table_name: str = TRAINING_SET):
+    """The quarter's training set: gathered from the feature files, written to
+    `training_set_relpath(quarter)` and loaded into `warehouse` (one transaction, upsert by key).
+    Returns (table, relpath, LoadReport); LookupError, before anything is written, when the quarter
+    has no feature rows (an empty load would delete the quarter's rows from the warehouse)."""
+    table = quarter_features(gold, quarter, phase_modules)
+    if table.num_rows == 0:
+        raise LookupError(f"no module-day features for {quarter}: materialise gold/module_day_features for its days first")
+    rel = training_set_relpath(quarter)
+    write_table(gold, rel, table)
+    return table, rel, warehouse.load_quarter(table, quarter, table_name)
+
+
 def stored_module_days(silver_root) -> list[tuple[date, str]]:
     """Every (day, module) with hour files under a local silver folder, sorted."""
     from pathlib import Path

@@ -8,12 +8,19 @@ verified by MD5. Prefixes nested in another are fetched once, with the outer one
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sim_platform.core.inputs import SourceRoot
 from sim_platform.core.pipeline_config import Pipelines
 from sim_platform.core.sources import SourceFormat, claim
 from sim_platform.storage import BlobStore, SyncReport, sync_down
+
+
+def platform_home() -> Path:
+    """Base of the local folders (landing, raw cache, bronze, silver): `$SIM_PLATFORM_HOME`, else
+    `./.sim_platform`. The CLI and the Dagster resources both start from here."""
+    return Path(os.environ.get("SIM_PLATFORM_HOME", ".sim_platform")).resolve()
 
 
 def source_roots(pipes: Pipelines, cache_dir: Path, names: list[str] | None = None) -> list[SourceRoot]:

@@ -129,6 +129,13 @@ class Destinations(_Strict):
     gold: Location = Location(blob_prefix="gold/")
     warehouse: Warehouse = Warehouse()
 
+    @field_validator("bronze")
+    @classmethod
+    def _bronze_is_local(cls, v: Location) -> Location:
+        if v.folder is None:
+            raise ValueError("bronze is local work files: give a 'folder', not a 'blob_prefix'")
+        return v
+
 
 class PipelineConfig(_Strict):
     version: Literal[1]
@@ -155,6 +162,15 @@ class Pipelines:
         self.catalog = catalog
         self.path = path  # the file, or PACKAGED
         self.base = base  # folder that relative `folder` locations resolve against
+        self._formats = tuple(
+            SourceFormat(
+                name,
+                KINDS[src.kind],
+                tuple(src.pattern) if src.pattern else DEFAULT_PATTERNS[KINDS[src.kind]],
+                src.columns.to_map() if src.columns else None,
+            )
+            for name, src in model.sources.items()
+        )
 
     @property
     def destinations(self) -> Destinations:
@@ -165,14 +181,7 @@ class Pipelines:
         unknown = sorted(set(names or []) - set(self.model.sources))
         if unknown:
             raise ConfigError(f"{self.path}: no source named {unknown} (known: {sorted(self.model.sources)})")
-        out = []
-        for name, src in self.model.sources.items():
-            if names and name not in names:
-                continue
-            kind = KINDS[src.kind]
-            patterns = tuple(src.pattern) if src.pattern else DEFAULT_PATTERNS[kind]
-            out.append(SourceFormat(name, kind, patterns, src.columns.to_map() if src.columns else None))
-        return tuple(out)
+        return tuple(f for f in self._formats if not names or f.name in names)
 
     def location(self, name: str) -> Location:
         return self.model.sources[name].location

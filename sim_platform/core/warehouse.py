@@ -51,6 +51,11 @@ def masked_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
+def describe(url: str | None, duckdb_path: str | Path) -> str:
+    """Where `open_warehouse(url, duckdb_path)` connects, fit for logs: the password masked."""
+    return f"postgresql {masked_url(url)}" if url else f"duckdb {duckdb_path}"
+
+
 def _ident(name: str) -> str:
     """A table name, checked to be a plain identifier and quoted."""
     if not _IDENTIFIER.match(name):

@@ -20,23 +20,16 @@ from dagster import (
     asset,
 )
 
-from sim_platform.core.features import quarter_of
-from sim_platform.core.gold import build_module_days_parallel, is_module, quarter_features, training_set_relpath, write_table
+from sim_platform.core.features import features_table, quarter_of
+from sim_platform.core.gold import build_module_days_parallel, is_module, publish_quarter
 from sim_platform.defs.assets import resampled_5s
 from sim_platform.defs.partitions import phase_module_partitions, quarterly_partitions, silver_partitions, split_key
 from sim_platform.defs.resources import GoldStore, PlatformPaths, SilverStore, WarehouseResource
+from sim_platform.defs.silver_batch import markdown_preview
 
 #: features shown in the UI preview of a run
 _PREVIEW = ["phase_module", "date", "voltage_v_mean", "current_a_mean", "soc_swing", "discharge_energy_kwh",
             "charge_energy_kwh", "cell_spread_max_v", "weakest_cell", "real_bin_share", "run_hours"]
-
-
-def _markdown(table, columns: list[str], rows: int = 10) -> str:
-    cols = [c for c in columns if c in table.column_names]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for rec in table.select(cols).slice(0, rows).to_pylist():
-        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in rec.values()) + " |")
-    return "\n".join(lines)
 
 
 @asset(
@@ -63,9 +56,7 @@ def module_day_features(
         context.log.warning(f"{key}: no silver data, no feature row (an older one was removed)")
     meta = {"rows": len(written), "no_silver_data": MetadataValue.json(empty), "not_modules": MetadataValue.json(skipped)}
     if written:
-        from sim_platform.core.features import features_table
-
-        meta["preview"] = MetadataValue.md(_markdown(features_table(written), _PREVIEW))
+        meta["preview"] = MetadataValue.md(markdown_preview(features_table(written), rows=10, columns=_PREVIEW))
     return MaterializeResult(metadata=meta)
 
 
@@ -77,15 +68,12 @@ def ml_training_set(
     and the same rows loaded into the warehouse (PostgreSQL, or the embedded DuckDB) in one
     transaction, upserted by (date, phase_module), so a rerun replaces the quarter's rows."""
     quarter = quarter_of(date.fromisoformat(context.partition_key))
-    gold = gold_store.spec().open()
     modules = context.instance.get_dynamic_partitions(phase_module_partitions.name)
-    table = quarter_features(gold, quarter, modules)
-    if table.num_rows == 0:
-        raise Failure(f"no module-day features for {quarter}: materialise gold/module_day_features for its days first")
-    rel = training_set_relpath(quarter)
-    write_table(gold, rel, table)
     with warehouse.open() as wh:
-        report = wh.load_quarter(table, quarter, warehouse.table())
+        try:
+            table, rel, report = publish_quarter(gold_store.spec().open(), wh, quarter, modules, warehouse.table())
+        except LookupError as exc:
+            raise Failure(str(exc)) from None
     from sim_platform.core.plots import draw_training_set
 
     png = draw_training_set(table, f"{quarter}: daily energy throughput per module")

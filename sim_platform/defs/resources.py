@@ -16,12 +16,9 @@ from pathlib import Path
 from dagster import ConfigurableResource
 
 from sim_platform.core.catalog import Catalog
+from sim_platform.core.landing import platform_home
 from sim_platform.core.pipeline_config import Pipelines, load_pipelines
 from sim_platform.storage import BlobStore, StorageSettings, open_blob_store
-
-
-def platform_home() -> Path:
-    return Path(os.environ.get("SIM_PLATFORM_HOME", ".sim_platform")).resolve()
 
 
 class PlatformPaths(ConfigurableResource):
@@ -164,10 +161,9 @@ class WarehouseResource(ConfigurableResource):
         return self.paths.home_dir / self._settings().duckdb_path
 
     def describe(self) -> str:
-        from sim_platform.core.warehouse import masked_url
+        from sim_platform.core.warehouse import describe
 
-        url = self._settings().url()
-        return f"postgresql {masked_url(url)}" if url else f"duckdb {self.duckdb_path()}"
+        return describe(self._settings().url(), self.duckdb_path())
 
     def open(self):
         from sim_platform.core.warehouse import open_warehouse

@@ -54,7 +54,8 @@ def new_blob_sensor(context: SensorEvaluationContext, paths: PlatformPaths, blob
     pipes = paths.pipelines()
     prefixes = blob_prefixes(pipes)
     with blob_store.open() as store:
-        listing = [b for p in prefixes for b in store.list_blobs(p) if blob_source(pipes, b.name)]
+        claimed = {b.name: (b, src) for p in prefixes for b in store.list_blobs(p) if (src := blob_source(pipes, b.name))}
+        listing = [b for b, _ in claimed.values()]
         fresh = cursor.new_blobs(listing, MAX_BLOBS_PER_TICK)
         if not fresh:
             return SkipReason(f"no new or changed blobs under {prefixes} ({len(listing)} listed)")
@@ -62,7 +63,7 @@ def new_blob_sensor(context: SensorEvaluationContext, paths: PlatformPaths, blob
     failed = {f.name for r in reports for f in r.failed}
     usable = [b for b in fresh if b.name not in failed]  # a failed download is retried next tick
     catalog = pipes.catalog
-    affected = affected_by([(b, blob_source(pipes, b.name)) for b in usable], paths.raw_cache_dir, catalog)
+    affected = affected_by([claimed[b.name] for b in usable], paths.raw_cache_dir, catalog)
     for line in affected.unreadable:
         context.log.warning(f"unreadable blob: {line}")
 

@@ -100,7 +100,7 @@ def silver_day(day: str, phase_modules: list[str], bronze_dir: str, config_path:
         summary.null_share = {
             c: round(table.column(c).null_count / max(1, table.num_rows), 4) for c in table.column_names[1:]
         }
-        summary.preview = _preview(table)
+        summary.preview = markdown_preview(table)
         try:
             if present:
                 validate_table(table, catalog, pm)
@@ -110,9 +110,10 @@ def silver_day(day: str, phase_modules: list[str], bronze_dir: str, config_path:
     return out
 
 
-def _preview(table: pa.Table, rows: int = 5, cols: int = 6) -> str:
-    """A small markdown table: the first rows of the first columns."""
-    names = table.column_names[: cols + 1]
+def markdown_preview(table: pa.Table, rows: int = 5, columns: list[str] | None = None) -> str:
+    """A small markdown table for run metadata: the first rows of `columns` (default: the timestamp
+    and the first six columns)."""
+    names = [c for c in columns if c in table.column_names] if columns else table.column_names[:7]
     head = table.select(names).slice(0, rows).to_pylist()
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     for r in head:

@@ -114,6 +114,8 @@ def test_a_file_belongs_to_the_first_source_that_claims_it(tmp_path):
         (lambda r: r["destinations"]["warehouse"].update(table="drop table x"), "destinations.warehouse.table: Value error, table 'drop table x' must be a plain identifier"),
         (lambda r: r["catalog"]["signals"]["module_voltage"].update(level="rack"), "signal 'module_voltage' level must be module, phase or system"),
         (lambda r: r.pop("sources"), "sources: Field required"),
+        (lambda r: r.setdefault("destinations", {}).update(bronze={"blob_prefix": "bronze/"}),
+         "destinations.bronze: Value error, bronze is local work files: give a 'folder', not a 'blob_prefix'"),
     ],
 )
 def test_config_errors_name_the_file_and_the_entry(tmp_path, change, message, capsys):

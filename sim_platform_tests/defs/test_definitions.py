@@ -46,6 +46,23 @@ def test_resources_follow_the_environment(tmp_path):
     assert res["warehouse"].describe() == f"duckdb {tmp_path / 'gold/warehouse.duckdb'}"
 
 
+def test_silver_goes_where_the_pipelines_file_says(tmp_path):
+    """`destinations.silver` decides folder or container; the environment of a deployment still wins."""
+    import yaml
+
+    from sim_platform_tests.core.tabular_files import PACKAGED
+
+    raw = yaml.safe_load(PACKAGED.read_text())
+    raw["destinations"]["silver"] = {"blob_prefix": "hours"}
+    config = tmp_path / "p.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    env = {"SIM_PLATFORM_HOME": str(tmp_path), "SIM_PLATFORM_PIPELINES": str(config)}
+    silver = build_resources(env)["silver_store"]
+    assert (silver.backend, silver.root) == ("blob", "hours/")
+    silver = build_resources({**env, "SIM_PLATFORM_SILVER_BACKEND": "local"})["silver_store"]
+    assert (silver.backend, silver.root) == ("local", str(tmp_path / "silver"))
+
+
 def test_workspace_yaml_loads():
     out = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
