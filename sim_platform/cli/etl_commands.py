@@ -8,7 +8,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sim_platform.core import quality
 from sim_platform.core.pipeline_config import ENV_VAR
+from sim_platform.core.rawdata import clip
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -102,15 +104,20 @@ def _etl(args: argparse.Namespace) -> int:
         f"distinct rows: {t['distinct_rows']:,}  files written: {t['files_written']:,}  "
         f"seconds: {t['seconds']:.2f}"
     )
-    unknown = sorted({c for d in summary.days for c in d.unknown_columns})
-    if unknown:
-        print(f"series not in the catalog (written, please add them): {', '.join(unknown)}")
+    reports = [d.quality for d in summary.days if d.quality]
+    lines = quality.summary_lines(reports)
+    if lines:
+        flagged = sum(quality.has_anomalies(r) for r in reports)
+        print(f"data quality: {flagged} of {len(reports)} day(s) with value anomalies (kept and written); "
+              f"reports: {Path(args.output) / quality.QUALITY_DIR}/YYYY/MM/DD.json")
+        for line in lines:
+            print(f"  {line}")
     for dup in summary.duplicates:
         print(f"note: {dup}")
     if summary.failures:
         print(f"FAILED inputs ({len(summary.failures)}):")
         for f in summary.failures:
-            print(f"  {f}")
+            print(f"  {clip(f, 296)}")
         return 1
     return 0
 

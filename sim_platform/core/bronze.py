@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim_platform.core import quality
 from sim_platform.core.catalog import Catalog
 from sim_platform.core.layout import day_start_ms, write_bytes_atomic
 from sim_platform.core.rawdata import RawBatch, distinct_mask
@@ -120,7 +121,14 @@ def bronze_bytes(batch: RawBatch, day: date, catalog: Catalog) -> tuple[bytes, d
     codes = table.column("hierarchy").combine_chunks().indices.to_numpy() if len(table) else np.empty(0, np.int32)
     starts = list(np.flatnonzero(np.append(True, codes[1:] != codes[:-1])) if len(codes) else []) + [len(table)]
     rows = {}
-    summary = {"day": day.isoformat(), "hierarchies": hierarchies, "raw_rows": int(batch.raw_rows), "sources": len(batch.sources)}
+    summary = {
+        "day": day.isoformat(),
+        "hierarchies": hierarchies,
+        "raw_rows": int(batch.raw_rows),
+        "sources": len(batch.sources),
+        # samples the value rules flagged when the files were read (silver puts them in the report)
+        "flagged": quality.summarize_flagged(batch.flagged, catalog),
+    }
     sink = io.BytesIO()
     with pq.ParquetWriter(sink, table.schema, compression="snappy", use_dictionary=["hierarchy", "payload", "tags", "text"]) as writer:
         for i, h in enumerate(hierarchies):
@@ -141,10 +149,11 @@ def write_bronze(batch: RawBatch, day: date, catalog: Catalog, path: str | Path)
     return summary
 
 
-def bronze_hierarchies(path: str | Path) -> list[str]:
-    """Hierarchies stored in a bronze file (one per row group, in row-group order)."""
+def bronze_summary(path: str | Path) -> dict:
+    """What a bronze file records about its day: hierarchies (one per row group, in order), raw
+    rows, and the flagged-sample summary of the value rules."""
     kv = pq.read_metadata(path).metadata or {}
-    return json.loads(kv[BRONZE_META_KEY.encode()])["hierarchies"]
+    return json.loads(kv[BRONZE_META_KEY.encode()])
 
 
 def read_bronze(path: str | Path, hierarchies: list[str] | None = None) -> RawBatch:

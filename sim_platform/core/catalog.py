@@ -13,19 +13,20 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SYSTEM = "system"
 #: Values of hierarchy tags become folder names, so they must be plain tokens.
 _TOKEN = re.compile(r"^[A-Za-z0-9]+$")
 
 Tags = tuple[tuple[str, str], ...]
-
-
-class CatalogError(ValueError):
-    """The catalog file is malformed (raised at load time, naming the file and the entry)."""
+#: What happens to a numeric sample outside its signal's bounds: kept in the 5 s mean, removed before
+#: it (`null`, the default: a glitch must not move a mean, and the report still counts it), or the
+#: day fails.
+OutOfRange = Literal["keep", "null", "fail"]
 
 
 class SeriesError(ValueError):
@@ -43,8 +44,12 @@ class Signal:
     aggregation: str = "mean"
     fill_limit_s: float = 120.0
     bounds: tuple[float, float] | None = None
+    out_of_range: str = "null"
     expand: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    allowed: tuple[str, ...] | None = None
+    #: text signals: the values the catalog knows; any other value is kept and reported as new
+    known_values: tuple[str, ...] | None = None
+    #: text signals: the known values that mean a fault (gold features mark the first one of a day)
+    fault_values: tuple[str, ...] = ()
     known: bool = True
 
 
@@ -67,6 +72,7 @@ class Catalog:
     omit_tag_values: dict[str, str]
     default_fill_limit_s: float
     default_unit: str
+    default_out_of_range: str
     valid_time_range_ms: tuple[int, int]
     signals: dict[str, Signal]
     source: str = "<builtin>"
@@ -116,7 +122,15 @@ class Catalog:
         sig = self.signals.get(payload_type)
         if sig is not None:
             return sig
-        return Signal(payload_type, fill_limit_s=self.default_fill_limit_s, unit=self.default_unit, known=False)
+        return Signal(
+            payload_type, fill_limit_s=self.default_fill_limit_s, unit=self.default_unit,
+            out_of_range=self.default_out_of_range, known=False,
+        )
+
+    def known_tag_keys(self) -> frozenset[str]:
+        """Tag keys the catalog names somewhere; any other key is reported as new."""
+        expand = {k for sig in self.signals.values() for k, _ in sig.expand}
+        return frozenset({*self.hierarchy_tags, *self.tag_order, *self.omit_tag_values, *expand})
 
     # ---------------------------------------------------------------- declared columns
     def hierarchy_level(self, hierarchy: str) -> str:
@@ -148,64 +162,137 @@ def _parse_time_ms(text: str) -> int:
     return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def _signal_from_yaml(name: str, entry: dict[str, Any], defaults: dict[str, Any], source: str) -> Signal:
-    allowed_keys = {"level", "unit", "kind", "aggregation", "fill_limit_s", "bounds", "expand", "allowed"}
-    unknown = set(entry) - allowed_keys
-    if unknown:
-        raise CatalogError(f"{source}: signal {name!r} has unknown fields {sorted(unknown)}")
-    level = entry.get("level", SYSTEM)
-    if level not in ("module", "phase", SYSTEM):
-        raise CatalogError(f"{source}: signal {name!r} level must be module, phase or system, not {level!r}")
-    kind = entry.get("kind", "numeric")
-    if kind not in ("numeric", "text"):
-        raise CatalogError(f"{source}: signal {name!r} kind must be numeric or text, not {kind!r}")
-    aggregation = entry.get("aggregation", "last" if kind == "text" else "mean")
-    if aggregation not in ("mean", "last") or (kind == "text" and aggregation != "last"):
-        raise CatalogError(f"{source}: signal {name!r} aggregation {aggregation!r} is not valid for {kind}")
-    fill = entry.get("fill_limit_s", defaults.get("fill_limit_s", 120))
-    if not isinstance(fill, (int, float)) or fill < 0:
-        raise CatalogError(f"{source}: signal {name!r} fill_limit_s must be a number >= 0")
-    bounds = entry.get("bounds")
-    if bounds is not None:
-        if len(bounds) != 2 or float(bounds[0]) > float(bounds[1]):
-            raise CatalogError(f"{source}: signal {name!r} bounds must be [low, high]")
-        bounds = (float(bounds[0]), float(bounds[1]))
-    expand = tuple((str(k), tuple(str(v) for v in vals)) for k, vals in (entry.get("expand") or {}).items())
-    allowed = entry.get("allowed")
-    return Signal(
-        payload_type=name,
-        level=level,
-        unit=str(entry.get("unit", defaults.get("unit", ""))),
-        kind=kind,
-        aggregation=aggregation,
-        fill_limit_s=float(fill),
-        bounds=bounds,
-        expand=expand,
-        allowed=tuple(str(a) for a in allowed) if allowed else None,
-    )
+class CatalogError(ValueError):
+    """The catalog file is malformed (raised at load time, naming the file and the entry)."""
 
 
-def catalog_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Catalog:
+def _text(value: Any) -> str:
+    """Refuse anything but text where the catalog needs text: YAML 1.1 reads unquoted OFF/ON/YES/NO
+    as booleans and 1 as a number, and `str(False)` would silently stand in for 'OFF'."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} ({type(value).__name__}) is not text: quote it in the YAML file (e.g. \"OFF\")")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Token = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else _text(v))]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignalModel(_Model):
+    """One `catalog.signals` entry, as written in the YAML file."""
+
+    level: Literal["module", "phase", "system"] = SYSTEM
+    unit: Text | None = None
+    kind: Literal["numeric", "text"] = "numeric"
+    aggregation: Literal["mean", "last"] | None = None
+    fill_limit_s: float | None = Field(None, ge=0)
+    bounds: tuple[float, float] | None = None
+    out_of_range: OutOfRange | None = None
+    expand: dict[Text, list[Token]] = Field(default_factory=dict)
+    known_values: list[Text] | None = None
+    fault_values: list[Text] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SignalModel:
+        if self.kind == "text" and self.aggregation == "mean":
+            raise ValueError("aggregation 'mean' is not valid for text (text takes the last value)")
+        if self.bounds is not None and self.bounds[0] > self.bounds[1]:
+            raise ValueError(f"bounds must be [low, high], got {list(self.bounds)}")
+        if self.kind != "text" and (self.known_values or self.fault_values):
+            raise ValueError("known_values and fault_values are for text signals (kind: text)")
+        unknown_faults = set(self.fault_values) - set(self.known_values or [])
+        if unknown_faults:
+            raise ValueError(f"fault_values {sorted(unknown_faults)} must also be in known_values")
+        return self
+
+
+class CatalogModel(_Model):
+    """The `catalog` section of pipelines.yaml (or a bare catalog file)."""
+
+    class Plant(_Model):
+        phases: list[Token] = Field(default_factory=list)
+        modules: list[Token] = Field(default_factory=list)
+
+    class Naming(_Model):
+        hierarchy_tags: list[Text] = Field(default_factory=lambda: ["phase", "module"])
+        tag_order: list[Text] = Field(default_factory=list)
+        value_only_tags: list[Text] = Field(default_factory=list)
+        omit_tag_values: dict[Text, Text] = Field(default_factory=dict)
+
+    class Defaults(_Model):
+        fill_limit_s: float = Field(120.0, ge=0)
+        unit: Text = ""
+        out_of_range: OutOfRange = "null"
+
+    plant: Plant = Plant()
+    naming: Naming = Naming()
+    defaults: Defaults = Defaults()
+    valid_time_range: tuple[Text, Text] = ("2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z")
+    signals: dict[Text, SignalModel]
+
+    @field_validator("valid_time_range")
+    @classmethod
+    def _times(cls, v: tuple[str, str]) -> tuple[str, str]:
+        for t in v:
+            _parse_time_ms(t)  # ValueError names the bad timestamp
+        return v
+
+    def build(self, source: str) -> Catalog:
+        d = self.defaults
+        signals = {}
+        for name, e in self.signals.items():
+            signals[name] = Signal(
+                payload_type=name,
+                level=e.level,
+                unit=e.unit if e.unit is not None else d.unit,
+                kind=e.kind,
+                aggregation=e.aggregation or ("last" if e.kind == "text" else "mean"),
+                fill_limit_s=float(e.fill_limit_s if e.fill_limit_s is not None else d.fill_limit_s),
+                bounds=e.bounds,
+                out_of_range=e.out_of_range or d.out_of_range,
+                expand=tuple((k, tuple(vals)) for k, vals in e.expand.items()),
+                known_values=tuple(e.known_values) if e.known_values is not None else None,
+                fault_values=tuple(e.fault_values),
+            )
+        lo, hi = self.valid_time_range
+        return Catalog(
+            phases=tuple(self.plant.phases),
+            modules=tuple(self.plant.modules),
+            hierarchy_tags=tuple(self.naming.hierarchy_tags),
+            tag_order=tuple(self.naming.tag_order),
+            value_only_tags=frozenset(self.naming.value_only_tags),
+            omit_tag_values=dict(self.naming.omit_tag_values),
+            default_fill_limit_s=float(d.fill_limit_s),
+            default_unit=d.unit,
+            default_out_of_range=d.out_of_range,
+            valid_time_range_ms=(_parse_time_ms(lo), _parse_time_ms(hi)),
+            signals=signals,
+            source=source,
+        )
+
+
+def format_validation_error(source: str, exc: ValidationError, prefix: tuple = ()) -> str:
+    """One line per problem: `file: path.of.entry: message`."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in (*prefix, *err["loc"])) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {where}: {msg}")
+    return "\n".join(lines)
+
+
+def catalog_from_dict(raw: Any, source: str = "<dict>") -> Catalog:
+    """Validate a catalog mapping (the pydantic `CatalogModel`) and build the `Catalog`."""
     if not isinstance(raw, dict) or "signals" not in raw:
         raise CatalogError(f"{source}: expected a mapping with a 'signals' section")
-    naming = raw.get("naming", {})
-    defaults = raw.get("defaults", {})
-    plant = raw.get("plant", {})
-    lo, hi = raw.get("valid_time_range", ["2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z"])
-    signals = {str(n): _signal_from_yaml(str(n), e or {}, defaults, source) for n, e in raw["signals"].items()}
-    return Catalog(
-        phases=tuple(str(p) for p in plant.get("phases", [])),
-        modules=tuple(str(m) for m in plant.get("modules", [])),
-        hierarchy_tags=tuple(naming.get("hierarchy_tags", ["phase", "module"])),
-        tag_order=tuple(naming.get("tag_order", [])),
-        value_only_tags=frozenset(naming.get("value_only_tags", [])),
-        omit_tag_values={str(k): str(v) for k, v in (naming.get("omit_tag_values") or {}).items()},
-        default_fill_limit_s=float(defaults.get("fill_limit_s", 120)),
-        default_unit=str(defaults.get("unit", "")),
-        valid_time_range_ms=(_parse_time_ms(lo), _parse_time_ms(hi)),
-        signals=signals,
-        source=source,
-    )
+    try:
+        return CatalogModel.model_validate(raw).build(source)
+    except ValidationError as exc:
+        raise CatalogError(format_validation_error(source, exc)) from None
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

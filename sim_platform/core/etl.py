@@ -1,8 +1,10 @@
 """The ETL: plan the input, process one UTC day at a time (days in parallel), collect every failure.
 
-A day is the unit of work and of failure. Its files are read, merged, deduplicated and resampled;
-every hierarchy's table is validated against the hour-file schema; only then are its hour files
-written. A bad file fails its day (the day's previous output is left as it was) unless
+A day is the unit of work and of failure. Its files are read (numeric value rules applied per file,
+`quality.screen_file`), merged, deduplicated and resampled; every hierarchy's table is validated
+against the structural hour-file schema; only then are its hour files written, with the day's
+data-quality report (`_quality/YYYY/MM/DD.json`) beside them. Value anomalies never fail a day;
+a broken structure, or a sample of a signal whose policy is `out_of_range: fail`, does. A bad file fails its day (the day's previous output is left as it was) unless
 `skip_bad_files` is set, in which case the day is built from its good files; either way every bad
 file is listed with its reason, and the other days go on. Peak memory is that of one day per
 worker, whatever the number of days.
@@ -19,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from sim_platform.core import quality
 from sim_platform.core.catalog import Catalog, SeriesError, default_catalog, load_catalog
 from sim_platform.core.inputs import InputFile, InputPlan, SourceRoot, plan_inputs, plan_sources
 from sim_platform.core.pipeline_config import source_formats_of
 from sim_platform.core.layout import LocalTarget, OutputTarget, day_start_ms, write_hierarchy_day
-from sim_platform.core.rawdata import InputError, RawBatch, concat_batches
+from sim_platform.core.rawdata import InputError, RawBatch, clip, concat_batches
 from sim_platform.core.resample import DAY_MS, HierarchyDay, resample_day
 
 #: threads writing a day's hour files (parquet encoding and file I/O release the GIL)
@@ -39,6 +42,7 @@ class DayResult:
     files_written: list[str] = field(default_factory=list)
     hierarchies: list[str] = field(default_factory=list)
     unknown_columns: list[str] = field(default_factory=list)
+    quality: dict | None = None  # the day's data-quality report (core.quality), when it was written
     failures: list[str] = field(default_factory=list)  # "path: reason"
     written: bool = False
     seconds: float = 0.0
@@ -94,7 +98,7 @@ def read_file(f: InputFile, day: date, catalog: Catalog) -> RawBatch:
             catalog.place(payload, tags)
     except SeriesError as exc:
         raise InputError(f.path, str(exc)) from exc
-    return batch
+    return quality.screen_file(batch, catalog, f.path)
 
 
 def read_day(files: list[InputFile], day: date, catalog: Catalog) -> tuple[RawBatch, list[InputError]]:
@@ -109,7 +113,8 @@ def read_day(files: list[InputFile], day: date, catalog: Catalog) -> tuple[RawBa
 
 
 def build_day(batch: RawBatch, day: date, catalog: Catalog, validate: bool = True) -> list[HierarchyDay]:
-    """Resample a day and validate every hierarchy against the hour-file schema."""
+    """Resample a day and validate every hierarchy against the structural hour-file schema
+    (`validate.StructuralError`, one short line, when one breaks it)."""
     tables = resample_day(batch, day_start_ms(day), catalog)
     if validate:
         from sim_platform.core.validate import validate_table
@@ -152,10 +157,16 @@ def finish_day(
         result.failures.append(f"day {day}: not written, {len(errors)} bad input file(s)")
         result.seconds = time.perf_counter() - t0
         return result
+    flagged = quality.summarize_flagged(batch.flagged, catalog)
+    blocking = quality.failing(flagged)
+    if blocking:
+        result.failures += [clip(f"day {day}: not written: {line}", 300) for line in blocking]
+        result.seconds = time.perf_counter() - t0
+        return result
     try:
         tables = build_day(batch, day, catalog)
-    except Exception as exc:  # a schema violation or a bug: the day fails, with the reason
-        result.failures.append(f"day {day}: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a structural break or a bug: the day fails, with a short reason
+        result.failures.append(clip(f"day {day}: not written: {type(exc).__name__}: {exc}", 300))
         result.seconds = time.perf_counter() - t0
         return result
     # writer threads overlap encoding and I/O, and use a core that would otherwise idle while the
@@ -166,7 +177,9 @@ def finish_day(
         result.files_written += files
         result.hierarchies.append(hd.hierarchy)
         result.unknown_columns += [f"{hd.hierarchy}/{c}" for c in hd.unknown_columns]
-    result.distinct_rows = sum(hd.distinct_rows for hd in tables)
+    result.quality = quality.day_report(day, batch.raw_rows, tables, flagged)
+    target.put(quality.report_relpath(day), quality.report_bytes(result.quality))
+    result.distinct_rows = result.quality["rows"]["distinct"]
     result.written = True
     result.seconds = time.perf_counter() - t0
     return result

@@ -103,10 +103,6 @@ def file_days(path: Path, kind: str, catalog: Catalog, source: SourceFormat | No
         if meta.num_rows == 0:
             raise InputError(path, "empty file: no rows")
         rng = timestamp_range_ms(path)
-        if rng is None:  # no footer statistics: read the one column
-            col = pq.read_table(path, columns=["timestamp"]).column("timestamp")
-            col = col.cast(pa.int64()) if not pa.types.is_timestamp(col.type) else col.cast(pa.timestamp("s")).cast(pa.int64())
-            rng = (int(pa.compute.min(col).as_py()) * 1000, int(pa.compute.max(col).as_py()) * 1000)
     except InputError:
         raise
     except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as exc:

@@ -101,11 +101,48 @@ def table_to_parquet_bytes(table: pa.Table, meta: dict | str | None = None) -> b
     return sink.getvalue()
 
 
+def file_meta(hd: HierarchyDay, hour: int) -> dict:
+    """What an hour file records: its hierarchy, the facts of every column, and real-sample counts.
+
+    Columns the catalog does not know share their facts (the catalog defaults), so they are listed
+    once by name under `uncatalogued` instead of each carrying a copy: an input that brings
+    thousands of new series keeps its hour files' metadata small (`parse_meta` expands it again).
+    """
+    columns, uncatalogued = {}, {}
+    real = {c: counts[hour] for c, counts in hd.real_bins.items()}
+    for name, facts in hd.column_meta.items():
+        if facts.get("in_catalog") == "false":
+            shared = {k: v for k, v in facts.items() if k != "payload_type"}
+            group = uncatalogued.setdefault(json.dumps(shared, sort_keys=True), {"facts": shared, "columns": [], "real_bins": []})
+            group["columns"].append(name)
+            group["real_bins"].append(real.pop(name))
+            if facts["payload_type"] != name:
+                group.setdefault("payloads", {})[name] = facts["payload_type"]
+        else:
+            columns[name] = facts
+    meta = {"hierarchy": hd.hierarchy, "columns": columns, "real_bins": real}
+    if uncatalogued:
+        meta["uncatalogued"] = [uncatalogued[k] for k in sorted(uncatalogued)]
+    return meta
+
+
+def parse_meta(raw: bytes | str | None) -> dict:
+    """The metadata of an hour file as written by `file_meta`, with every column's facts listed."""
+    if not raw:
+        return {}
+    meta = json.loads(raw)
+    for group in meta.pop("uncatalogued", []):
+        payloads = group.get("payloads", {})
+        for name, n in zip(group["columns"], group["real_bins"]):
+            meta["columns"][name] = {"payload_type": payloads.get(name, name), **group["facts"]}
+            meta["real_bins"][name] = n
+    return meta
+
+
 def read_file_meta(path: str | Path) -> dict:
     """The column facts an hour file carries (`hierarchy`, `columns`: payload type, unit, ...)."""
     kv = pq.read_metadata(path).metadata or {}
-    raw = kv.get(META_KEY.encode())
-    return json.loads(raw) if raw else {}
+    return parse_meta(kv.get(META_KEY.encode()))
 
 
 def hour_tables(hd: HierarchyDay) -> Iterable[tuple[int, pa.Table]]:
@@ -118,9 +155,7 @@ def write_hierarchy_day(target: OutputTarget, hd: HierarchyDay, day: date) -> li
     written = []
     for hour, table in hour_tables(hd):
         rel = hour_relpath(hd.hierarchy, day, hour)
-        real = {c: counts[hour] for c, counts in hd.real_bins.items()}
-        meta = {"hierarchy": hd.hierarchy, "columns": hd.column_meta, "real_bins": real}
-        target.put(rel, table_to_parquet_bytes(table, meta))
+        target.put(rel, table_to_parquet_bytes(table, file_meta(hd, hour)))
         written.append(rel)
     keep = set(written)
     for rel in target.list_day(day_prefix(hd.hierarchy, day)):
@@ -148,8 +183,7 @@ def read_stored_day(target, hierarchy: str, day: date) -> StoredDay | None:
     tables, hours, real, columns = [], [], {}, {}
     for rel in rels:
         pf = pq.ParquetFile(io.BytesIO(target.get(rel)))
-        raw = (pf.metadata.metadata or {}).get(META_KEY.encode())
-        meta = json.loads(raw) if raw else {}
+        meta = parse_meta((pf.metadata.metadata or {}).get(META_KEY.encode()))
         for col, n in meta.get("real_bins", {}).items():
             real[col] = real.get(col, 0) + int(n)
         columns.update(meta.get("columns", {}))
@@ -165,8 +199,3 @@ def read_hierarchy_day(root: str | Path, hierarchy: str, day: date) -> pa.Table 
     if not files:
         return None
     return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
-
-
-def list_hierarchies(root: str | Path) -> list[str]:
-    root = Path(root)
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []

@@ -2,7 +2,7 @@
 
 Adding a source is a configuration change only: the CLI, the blob sensor and the bronze asset all
 plan their inputs from `PipelineConfig.sources`. The file is validated when it is loaded (pydantic
-for its structure, `catalog_from_dict` for the catalog section), and every problem is reported
+for all of it, the catalog section included: `catalog.CatalogModel`), and every problem is reported
 with the file and the path of the offending entry, e.g.
 `pipelines.yaml: sources.scada.columns.timestamp: Field required`.
 
@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sim_platform.core.catalog import Catalog, CatalogError, catalog_from_dict
+from sim_platform.core.catalog import Catalog, CatalogModel, format_validation_error
 from sim_platform.core.sources import DEFAULT_PATTERNS, KINDS, ColumnMap, SourceFormat, default_sources
 
 PACKAGED = "sim_platform/config/pipelines.yaml"
@@ -139,7 +139,7 @@ class Destinations(_Strict):
 
 class PipelineConfig(_Strict):
     version: Literal[1]
-    catalog: dict[str, Any]
+    catalog: CatalogModel
     sources: dict[str, Source]
     destinations: Destinations = Destinations()
 
@@ -190,26 +190,14 @@ class Pipelines:
         return (self.base / location.folder).resolve()
 
 
-def _format_errors(path: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{path}: {where}: {err['msg']}")
-    return "\n".join(lines)
-
-
 def pipelines_from_dict(raw: Any, path: str, base: Path) -> Pipelines:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, found {type(raw).__name__}")
     try:
         model = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(path, exc)) from None
-    try:
-        catalog = catalog_from_dict(model.catalog, f"{path}: catalog")
-    except CatalogError as exc:
-        raise ConfigError(str(exc)) from None
-    return Pipelines(model, catalog, path, base)
+        raise ConfigError(format_validation_error(path, exc)) from None
+    return Pipelines(model, model.catalog.build(f"{path}: catalog"), path, base)
 
 
 def load_pipelines(path: str | Path | None = None) -> Pipelines:

@@ -16,16 +16,59 @@ from sim_platform.core.catalog import Tags
 SeriesKey = tuple[str, Tags]  # (payload_type, tags in their original order)
 
 
+#: longest reason an error line carries; the detail belongs in the quality report, not in a log line
+MAX_REASON = 220
+
+
+def clip(text: str, limit: int = MAX_REASON) -> str:
+    """One line of at most `limit` characters, whatever a library said."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 class InputError(Exception):
-    """A bad input file: the message names the file and the problem."""
+    """A bad input file: the message names the file and the problem (one short line)."""
 
     def __init__(self, path: str | Path, reason: str):
         self.path = str(path)
-        self.reason = " ".join(str(reason).split())  # one line, whatever the library said
-        super().__init__(f"{self.path}: {reason}")
+        self.reason = clip(reason)
+        super().__init__(f"{self.path}: {self.reason}")
 
     def __reduce__(self):  # errors travel back from worker processes
         return (type(self), (self.path, self.reason))
+
+
+@dataclass
+class Flagged:
+    """Numeric samples that broke a value rule when their file was read (see `core.quality`).
+
+    They are few, so they travel with the batch as plain arrays: which column, when, what value,
+    which rule (`out_of_range` or `non_finite`), what was done (`keep`, `null` or `fail`) and the
+    file they came from. The day's report deduplicates them across files before counting.
+    """
+
+    column: np.ndarray  # object: "hierarchy/column"
+    payload: np.ndarray  # object: the payload type (its catalog entry gives the bounds)
+    ts: np.ndarray  # int64 ms
+    value: np.ndarray  # float64
+    rule: np.ndarray  # object
+    action: np.ndarray  # object
+    file: np.ndarray  # object
+
+    @classmethod
+    def empty(cls) -> Flagged:
+        o = np.empty(0, object)
+        return cls(o, o, np.empty(0, np.int64), np.empty(0, np.float64), o, o, o)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @classmethod
+    def concat(cls, parts: list[Flagged]) -> Flagged:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("column", "payload", "ts", "value", "rule", "action", "file")))
 
 
 @dataclass
@@ -45,6 +88,7 @@ class RawBatch:
     txt_val: np.ndarray  # object array of str
     raw_rows: int = 0
     sources: list[str] = field(default_factory=list)
+    flagged: Flagged = field(default_factory=Flagged.empty)
 
     @classmethod
     def empty(cls) -> RawBatch:
@@ -83,6 +127,7 @@ def concat_batches(batches: list[RawBatch]) -> RawBatch:
         txt_val=np.concatenate([b.txt_val for b in batches]),
         raw_rows=sum(b.raw_rows for b in batches),
         sources=[s for b in batches for s in b.sources],
+        flagged=Flagged.concat([b.flagged for b in batches]),
     )
 
 

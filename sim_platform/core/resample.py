@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pyarrow as pa
 
+from sim_platform.core import quality
 from sim_platform.core.catalog import Catalog, SeriesInfo, Signal
 from sim_platform.core.rawdata import RawBatch, distinct_mask
 
@@ -45,9 +46,12 @@ class HierarchyDay:
     #: bins with a real sample, per hour (24 numbers): per column, and `any` = in at least one column.
     #: Filled bins look like real ones in the table; these counts keep the difference for later layers.
     real_bins: dict[str, list[int]] = field(default_factory=dict)
+    #: value-rule findings of this hierarchy's day (see `core.quality`): new text values per column,
+    #: unknown payloads and tag keys with their distinct samples, gaps longer than the fill limit
+    quality: dict[str, dict] = field(default_factory=dict)
 
 
-def _column_plan(catalog: Catalog, batch: RawBatch) -> tuple[dict[str, dict[str, Signal]], np.ndarray, list[str]]:
+def _column_plan(catalog: Catalog, batch: RawBatch) -> tuple[dict[str, dict[str, Signal]], np.ndarray, list[SeriesInfo]]:
     """Columns per hierarchy (declared ones first, in catalog order) and each series' global column."""
     text_series = set(np.unique(batch.txt_sid).tolist())
     placed: list[SeriesInfo] = []
@@ -71,8 +75,7 @@ def _column_plan(catalog: Catalog, batch: RawBatch) -> tuple[dict[str, dict[str,
     flat = [(h, c) for h, cols in columns.items() for c in cols]
     index = {hc: i for i, hc in enumerate(flat)}
     series_col = np.array([index[(i.hierarchy, i.column)] for i in placed] or [0], dtype=np.int64)
-    unknown = sorted({f"{i.hierarchy}/{i.column}" for i in placed if not i.signal.known})
-    return columns, series_col, unknown
+    return columns, series_col, placed
 
 
 def _fill(values: np.ndarray, has: np.ndarray, last_ts: np.ndarray, limit_ms: np.ndarray, day_start: int):
@@ -101,7 +104,7 @@ def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[H
     Samples are grouped by output column once (a stable sort), then each hierarchy is binned and
     filled on its own small (columns x 17,280) arrays, which keeps memory flat and caches warm.
     """
-    columns, series_col, unknown = _column_plan(catalog, batch)
+    columns, series_col, placed = _column_plan(catalog, batch)
     flat = [(h, c, sig) for h, cols in columns.items() for c, sig in cols.items()]
     day_end = day_start_ms + DAY_MS
     batch = _numbers_of_text_columns_as_text(batch, series_col, flat)
@@ -114,6 +117,10 @@ def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[H
     t_codes, words = _codes(batch.txt_val[tkeep])
     txt = _by_column(series_col, batch.txt_sid[tkeep], batch.txt_ts[tkeep], t_codes)
     words_arr = np.array(words, dtype=object)
+    samples = np.bincount(batch.num_sid[keep], minlength=len(batch.series)) + np.bincount(
+        batch.txt_sid[tkeep], minlength=len(batch.series)
+    )
+    series_findings = _series_findings(catalog, placed, batch.series, samples)
 
     timestamps = pa.array(day_start_ms + np.arange(BINS_PER_DAY, dtype=np.int64) * BIN_MS, pa.int64()).cast(
         pa.timestamp("ms", tz="UTC")
@@ -144,10 +151,45 @@ def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[H
         real_bins = {name: per_hour[i].sum(axis=1).tolist() for i, name in enumerate(cols)}
         real_bins[REAL_ANY] = per_hour.any(axis=0).sum(axis=1).tolist()
         table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-        h_unknown = [u.split("/", 1)[1] for u in unknown if u.startswith(h + "/")]
+        names = list(cols)
+        h_unknown = [c for c, sig in cols.items() if not sig.known]
         hours = [int(x) for x in np.flatnonzero(hour_has)]
-        out.append(HierarchyDay(h, table, hours, share, rows, h_unknown, meta, real_bins))
+        findings = dict(series_findings.get(h, {}))
+        findings["gaps"] = quality.gaps(has, names, limit_ms / 1000.0, BIN_MS / 1000)
+        findings["new_text_values"] = _new_text_values(txt, c0, cols, words)
+        out.append(HierarchyDay(h, table, hours, share, rows, h_unknown, meta, real_bins, findings))
         c0 = c1
+    return out
+
+
+def _series_findings(catalog: Catalog, placed: list[SeriesInfo], series: list, samples: np.ndarray) -> dict[str, dict[str, dict]]:
+    """Per hierarchy: distinct samples of payloads the catalog does not know, and of tag keys it
+    does not name."""
+    known_keys = catalog.known_tag_keys()
+    out: dict[str, dict[str, dict]] = {}
+    for i, info in enumerate(placed):
+        n = int(samples[i]) if i < len(samples) else 0
+        if not n:
+            continue
+        h = out.setdefault(info.hierarchy, {"unknown_payloads": {}, "unknown_tag_keys": {}})
+        if not info.signal.known:
+            h["unknown_payloads"][info.signal.payload_type] = h["unknown_payloads"].get(info.signal.payload_type, 0) + n
+        for key in sorted({k for k, _ in series[i][1]} - known_keys):
+            h["unknown_tag_keys"][key] = h["unknown_tag_keys"].get(key, 0) + n
+    return out
+
+
+def _new_text_values(txt, c0: int, cols: dict[str, Signal], words: list[str]) -> dict[str, dict[str, int]]:
+    """Per catalogued text column of this hierarchy: the values outside its known_values, counted."""
+    col, _, codes = txt
+    out = {}
+    for i, (name, sig) in enumerate(cols.items()):
+        if sig.kind != "text" or sig.known_values is None:
+            continue
+        lo, hi = np.searchsorted(col, [c0 + i, c0 + i + 1])
+        new = quality.value_counts(codes[lo:hi], words, sig.known_values)
+        if new:
+            out[name] = new
     return out
 
 

@@ -24,44 +24,65 @@ REQUIRED = ("timestamp", "payload_type", "value", "tags")
 _DICT_COLUMNS = ["payload_type", "value", "tags.list.element.list.element"]
 
 
+#: epoch values at or above this are milliseconds (as seconds they would be after the year 5000)
+_EPOCH_MS_FROM = 100_000_000_000
+
+
 def check_schema(path: Path, schema: pa.Schema) -> None:
+    """Accept every layout whose meaning is unambiguous (schema drift of the exporter): extra
+    columns, no pandas index column, `value` as a number, `tags` as a map, `timestamp` in epoch
+    seconds or milliseconds or as a timestamp type. Anything else is an `InputError` naming the file."""
     missing = [c for c in REQUIRED if c not in schema.names]
     if missing:
-        raise InputError(path, f"unknown layout: not a telemetry export (missing columns {missing}; has {schema.names})")
+        raise InputError(path, f"unknown layout: not a telemetry export (missing columns {missing}; has {schema.names[:8]})")
     ts = schema.field("timestamp").type
     if not (pa.types.is_integer(ts) or pa.types.is_timestamp(ts)):
-        raise InputError(path, f"unknown layout: column 'timestamp' is {ts}, expected int64 epoch seconds")
-    for name in ("payload_type", "value"):
-        t = schema.field(name).type
-        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)):
-            raise InputError(path, f"unknown layout: column {name!r} is {t}, expected string")
+        raise InputError(path, f"unknown layout: column 'timestamp' is {ts}, expected epoch seconds or ms, or a timestamp")
+    t = schema.field("payload_type").type
+    if not _is_text(t):
+        raise InputError(path, f"unknown layout: column 'payload_type' is {t}, expected string")
+    t = schema.field("value").type
+    if not (_is_text(t) or pa.types.is_integer(t) or pa.types.is_floating(t)):
+        raise InputError(path, f"unknown layout: column 'value' is {t}, expected string or number")
     tags = schema.field("tags").type
-    if not (pa.types.is_list(tags) and pa.types.is_list(tags.value_type)):
-        raise InputError(path, f"unknown layout: column 'tags' is {tags}, expected list<list<string>>")
+    if not ((pa.types.is_list(tags) and pa.types.is_list(tags.value_type)) or pa.types.is_map(tags)):
+        raise InputError(path, f"unknown layout: column 'tags' is {tags}, expected list<list<string>> or map<string, string>")
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or (pa.types.is_dictionary(t) and _is_text(t.value_type))
+
+
+def _epoch_to_ms(path: Path, lo: int, hi: int) -> int:
+    """The factor that turns a file's integer timestamps into ms: 1000 for seconds, 1 for ms."""
+    if lo >= _EPOCH_MS_FROM:
+        return 1
+    if hi < _EPOCH_MS_FROM:
+        return 1000
+    raise InputError(path, f"timestamps mix epoch seconds and milliseconds ({lo}..{hi})")
 
 
 def timestamp_range_ms(path: Path) -> tuple[int, int] | None:
-    """(min, max) timestamp of a telemetry file in ms from the parquet footer, without reading rows.
-
-    Returns None when the footer has no statistics (the caller then reads the column).
-    """
-    meta = pq.ParquetFile(path).metadata
+    """(min, max) timestamp of a telemetry file in ms, from the parquet footer statistics when it
+    has them (no rows read), else from the one column. None for a file without rows."""
+    pf = pq.ParquetFile(path)
+    meta = pf.metadata
     if meta.num_rows == 0:
         return None
     idx = meta.schema.names.index("timestamp") if "timestamp" in meta.schema.names else None
-    if idx is None:
-        return None
     lo = hi = None
-    for rg in range(meta.num_row_groups):
-        col = meta.row_group(rg).column(idx)
-        st = col.statistics
-        if st is None or not st.has_min_max:
-            return None
+    for rg in range(meta.num_row_groups if idx is not None else 0):
+        st = meta.row_group(rg).column(idx).statistics
+        if st is None or not st.has_min_max or not isinstance(st.min, int):
+            lo = hi = None
+            break
         lo = st.min if lo is None else min(lo, st.min)
         hi = st.max if hi is None else max(hi, st.max)
-    if not isinstance(lo, int):  # timestamp logical type: let the reader work it out
-        return None
-    return int(lo) * 1000, int(hi) * 1000
+    if lo is not None and pa.types.is_integer(pf.schema_arrow.field("timestamp").type):
+        f = _epoch_to_ms(path, int(lo), int(hi))
+        return int(lo) * f, int(hi) * f
+    ts = _timestamps_ms(path, pf.read(columns=["timestamp"]).column("timestamp"))
+    return int(ts.min()), int(ts.max())
 
 
 def _timestamps_ms(path: Path, col: pa.ChunkedArray) -> np.ndarray:
@@ -70,7 +91,27 @@ def _timestamps_ms(path: Path, col: pa.ChunkedArray) -> np.ndarray:
     arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     if pa.types.is_timestamp(arr.type):
         return pc.cast(arr, pa.timestamp("ms", tz=arr.type.tz)).cast(pa.int64()).to_numpy()
-    return arr.to_numpy().astype(np.int64) * 1000
+    values = arr.to_numpy().astype(np.int64)
+    if not len(values):
+        return values
+    return values * _epoch_to_ms(path, int(values.min()), int(values.max()))
+
+
+def _tags_as_pairs(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """`map<string, string>` tags -> the canonical list of [key, value] pairs (same order)."""
+    if not pa.types.is_map(col.type):
+        return col
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    keys, items = arr.keys, arr.items
+    n = len(keys)
+    interleaved = pa.concat_arrays([keys.cast(pa.string()), items.cast(pa.string())]).take(
+        pa.array(np.column_stack([np.arange(n), np.arange(n) + n]).ravel() if n else np.empty(0, np.int64))
+    )
+    pairs = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2, dtype=np.int32)), interleaved)
+    offsets = arr.offsets
+    if arr.null_count:
+        offsets = pc.fill_null(offsets, 0)
+    return pa.chunked_array([pa.ListArray.from_arrays(offsets, pairs, mask=arr.is_null() if arr.null_count else None)])
 
 
 def _dict_parts(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
@@ -171,7 +212,9 @@ def read_telemetry(path: str | Path, catalog: Catalog, day_ms: tuple[int, int] |
     """
     path = Path(path)
     try:
-        pf = pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS)
+        meta = pq.read_metadata(path)
+        text_paths = {c.path for c in meta.schema if c.physical_type == "BYTE_ARRAY"}
+        pf = pq.ParquetFile(path, metadata=meta, read_dictionary=[c for c in _DICT_COLUMNS if c in text_paths])
         check_schema(path, pf.schema_arrow)
         if pf.metadata.num_rows == 0:
             raise InputError(path, "empty file: no rows")
@@ -201,7 +244,7 @@ def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms:
         raise InputError(path, f"{table.column('value').null_count} rows have a null value")
     p_idx, p_dict = _dict_parts(table.column("payload_type"))
     v_idx, v_dict = _dict_parts(table.column("value"))
-    tag_code, tag_sets = _row_series(path, table.column("tags"), n)
+    tag_code, tag_sets = _row_series(path, _tags_as_pairs(table.column("tags")), n)
 
     import pandas as pd
 
@@ -214,6 +257,8 @@ def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms:
         keep = (ts >= day_ms[0]) & (ts < day_ms[1])
         if not keep.all():
             sid, ts, v_idx = sid[keep], ts[keep], v_idx[keep]
+    if not _is_text(v_dict.type):  # a numeric `value` column (schema drift): same numbers, as text
+        v_dict = pc.cast(v_dict, pa.string())
     numbers, is_num = _parse_numbers(v_dict)
     # Decide per series whether it is text; catalog numeric series must parse.
     row_ok = is_num[v_idx]

@@ -1,19 +1,21 @@
-"""The pandera schema of an hour file.
+"""The structural contract of an hour file, as a pandera schema: what blocks a (hierarchy, day).
 
 One schema describes what every hour file promises: a tz-aware UTC `timestamp` on the exact
 5-second grid (aligned to :00/:05, unique, increasing, 720 rows per hour), then the catalog's
-columns (all present, float64 or text) with values inside the catalog bounds (one vectorised
-frame-level check) and text values in the allowed set. Its hour-level checks
-group by hour, so the same schema validates a single hour file and the concatenation of a day's
-hour files of one hierarchy; the ETL validates the latter before writing, which is the same rows
-and costs one validation per (hierarchy, day) instead of 24.
+columns (all present, in order, float64 or text) and nothing else. Its hour-level checks group by
+hour, so the same schema validates a single hour file and the concatenation of a day's hour files of
+one hierarchy; the ETL validates the latter before writing, which is the same rows and costs one
+validation per (hierarchy, day) instead of 24.
+
+Values are NOT part of this contract: bounds, known text values, new payloads and tag keys are value
+rules, counted in the day's quality report (`core.quality`) and never a reason to lose a day.
+A broken structure is reported in one short line (`StructuralError`), never with every failing value.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -41,27 +43,6 @@ def _text_values_are_strings(s: pd.Series) -> bool:
     return bool(s.dropna().map(type).eq(str).all())
 
 
-def _bounds_check(columns: tuple[tuple[str, Signal], ...]):
-    """One vectorised check of every bounded column (per-column pandera checks cost ~0.4 ms each).
-
-    It returns a boolean frame, so a failure still names each offending column and row.
-    """
-    names = [n for n, sig in columns if sig.kind != "text" and sig.bounds]
-    lo = np.array([sig.bounds[0] for n, sig in columns if sig.kind != "text" and sig.bounds])
-    hi = np.array([sig.bounds[1] for n, sig in columns if sig.kind != "text" and sig.bounds])
-
-    def within_bounds(df: pd.DataFrame) -> pd.DataFrame:
-        ok = np.ones(df.shape, dtype=bool)
-        keep = [i for i, n in enumerate(names) if n in df.columns and df[n].dtype.kind == "f"]
-        if keep:  # missing or mistyped columns are reported by the column checks
-            values = df[[names[i] for i in keep]].to_numpy(dtype=np.float64)
-            inside = np.isnan(values) | ((values >= lo[keep]) & (values <= hi[keep]))
-            ok[:, [df.columns.get_loc(names[i]) for i in keep]] = inside
-        return pd.DataFrame(ok, index=df.index, columns=df.columns)
-
-    return within_bounds, names
-
-
 def hour_file_schema(columns: dict[str, Signal]):
     """Schema for an hour file (or a day of them) with exactly these value columns, in this order."""
     return _cached_schema(tuple(columns.items()))
@@ -86,16 +67,10 @@ def _cached_schema(columns: tuple[tuple[str, Signal], ...]):
     for name, sig in columns:
         if sig.kind == "text":
             checks = [pdr.Check(_text_values_are_strings, error="text values must be strings")]
-            if sig.allowed:
-                checks.append(pdr.Check.isin(list(sig.allowed)))
             spec[name] = pdr.Column(None, nullable=True, checks=checks)
         else:
             spec[name] = pdr.Column("float64", nullable=True)
-    frame_checks = []
-    within_bounds, bounded = _bounds_check(columns)
-    if bounded:
-        frame_checks.append(pdr.Check(within_bounds, name="within_catalog_bounds", error="values outside the catalog bounds"))
-    return pdr.DataFrameSchema(spec, checks=frame_checks, strict=True, ordered=True, name="hour_file")
+    return pdr.DataFrameSchema(spec, strict=True, ordered=True, name="hour_file")
 
 
 def schema_columns(table: pa.Table, catalog: Catalog, hierarchy: str) -> dict[str, Signal]:
@@ -110,6 +85,36 @@ def schema_columns(table: pa.Table, catalog: Catalog, hierarchy: str) -> dict[st
     return {**declared, **extras}
 
 
+class StructuralError(ValueError):
+    """An hour table breaks the structural contract; the message is one short line."""
+
+
 def validate_table(table: pa.Table, catalog: Catalog, hierarchy: str) -> None:
-    """Raise `pandera.errors.SchemaError` when the table breaks the hour-file contract."""
-    hour_file_schema(schema_columns(table, catalog, hierarchy)).validate(table.to_pandas())
+    """Raise `StructuralError` (one short line) when the table breaks the hour-file contract."""
+    from pandera.errors import SchemaError
+
+    try:
+        hour_file_schema(schema_columns(table, catalog, hierarchy)).validate(table.to_pandas())
+    except SchemaError as exc:
+        raise StructuralError(f"{hierarchy}: {describe_schema_error(exc)}") from exc
+
+
+def describe_schema_error(exc) -> str:
+    """`column: what: N failing value(s): a x3, b x1` from a pandera SchemaError, never every value."""
+    from collections import Counter
+
+    from sim_platform.core.quality import examples
+    from sim_platform.core.rawdata import clip
+
+    schema = getattr(exc, "schema", None)
+    column = getattr(schema, "name", None) if schema is not None and not hasattr(schema, "columns") else None
+    check = getattr(exc, "check", None)
+    what = getattr(check, "error", None) if check is not None else None
+    if not what:  # pandera's own sentence, without the list of every column it goes on to give
+        what = (str(exc).splitlines() or [type(exc).__name__])[0].split(". Columns in dataframe")[0]
+    cases = getattr(exc, "failure_cases", None)
+    head = f"{column}: {what}" if column else what
+    if check is not None and cases is not None and hasattr(cases, "columns") and "failure_case" in cases.columns and len(cases):
+        found = Counter(str(v) for v in cases["failure_case"].tolist())
+        return clip(f"{head}: {len(cases)} failing value(s): {examples(found)}")
+    return clip(head)

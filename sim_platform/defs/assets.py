@@ -31,6 +31,7 @@ from dagster import (
 )
 
 from sim_platform.core.bronze import bronze_relpath
+from sim_platform.core.rawdata import clip
 from sim_platform.core.inputs import plan_inputs, plan_sources
 from sim_platform.core.landing import fetch_blob_sources, runs_prefix, source_roots
 from sim_platform.defs.checks import SilverCheckConfig, silver_check_results, silver_check_specs
@@ -126,7 +127,7 @@ def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_sto
     if failed:
         lines = [f"day {o.day} not written: {err}" for o in failed for err in o.errors]
         raise Failure(
-            f"{len(failed)} of {len(days)} day(s) failed (other days were written): " + "; ".join(lines[:10]),
+            clip(f"{len(failed)} of {len(days)} day(s) failed (other days were written); first: {lines[0]}", 300),
             metadata={"failures": MetadataValue.json(lines), "ok_days": MetadataValue.json([o.day for o in outcomes if o.ok])},
         )
     meta = {

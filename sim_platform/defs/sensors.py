@@ -30,7 +30,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, BACKFILL_ID_TAG
 
-from sim_platform.core.bronze import bronze_hierarchies, bronze_relpath
+from sim_platform.core.bronze import bronze_relpath, bronze_summary
 from sim_platform.defs.assets import module_day_plot, resampled_5s, telemetry_day
 from sim_platform.core.landing import blob_prefixes, blob_source, fetch_blob_sources
 from sim_platform.defs.gold_assets import module_day_features
@@ -117,7 +117,7 @@ def silver_after_bronze_sensor(context: SensorEvaluationContext, paths: Platform
             pms = set(filter(None, tagged.split(",")))
         else:
             path = paths.bronze_dir / bronze_relpath(parse_day(day))
-            pms = set(bronze_hierarchies(path)) if path.is_file() else set()
+            pms = set(bronze_summary(path)["hierarchies"]) if path.is_file() else set()
         for first, last in contiguous_blocks(pms, order):
             requests.append(
                 RunRequest(

@@ -27,10 +27,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim_platform.core.bronze import bronze_relpath, read_bronze
+from sim_platform.core import quality
+from sim_platform.core.bronze import bronze_relpath, bronze_summary, read_bronze
 from sim_platform.core.catalog import default_catalog, load_catalog
 from sim_platform.core.etl import build_day
-from sim_platform.core.layout import META_KEY, day_prefix, hour_tables, read_hierarchy_day, write_hierarchy_day
+from sim_platform.core.rawdata import clip
+from sim_platform.core.layout import META_KEY, day_prefix, parse_meta, hour_tables, read_hierarchy_day, write_hierarchy_day
 from sim_platform.defs.resources import TargetSpec
 
 PLOT_NAME = "plot.png"
@@ -47,6 +49,7 @@ class PartitionSummary:
     completeness: float = 0.0  # mean share of bins with a real sample over the columns
     schema_error: str | None = None
     preview: str = ""
+    anomalies: dict[str, int] = field(default_factory=dict)  # value anomalies of this partition, per kind
 
 
 @dataclass
@@ -81,7 +84,11 @@ def silver_day(day: str, phase_modules: list[str], bronze_dir: str, config_path:
         raise FileNotFoundError(f"no bronze file for {day} at {path}: materialise telemetry_day {day} first")
     catalog = load_catalog(config_path) if config_path else default_catalog()
     target = spec.open()
-    built = {hd.hierarchy: hd for hd in build_day(read_bronze(path, phase_modules), d, catalog, validate=False)}
+    stored = bronze_summary(path)
+    tables = build_day(read_bronze(path, phase_modules), d, catalog, validate=False)
+    built = {hd.hierarchy: hd for hd in tables}
+    report = _write_report(target, d, stored, tables)
+    blocked = {line.split("/", 1)[0]: line for line in quality.failing(stored.get("flagged", {}))}
     out = []
     for pm in phase_modules:
         summary = PartitionSummary(day, pm)
@@ -101,13 +108,30 @@ def silver_day(day: str, phase_modules: list[str], bronze_dir: str, config_path:
             c: round(table.column(c).null_count / max(1, table.num_rows), 4) for c in table.column_names[1:]
         }
         summary.preview = markdown_preview(table)
+        summary.anomalies = {
+            k: sum(1 for key in report[k] if key.split("/", 1)[0] == pm) for k in quality.ANOMALY_SECTIONS
+        }
         try:
             if present:
                 validate_table(table, catalog, pm)
-        except Exception as exc:  # pandera SchemaError(s): the check reports it, blocking the plot
-            summary.schema_error = " ".join(f"{type(exc).__name__}: {exc}".split())[:1000]
+        except Exception as exc:  # StructuralError: the check reports it, blocking the plot
+            summary.schema_error = clip(f"{type(exc).__name__}: {exc}", 300)
+        if pm in blocked:  # the catalog says this signal's out-of-range samples must stop the day
+            summary.schema_error = clip(blocked[pm], 300)
         out.append(summary)
     return out
+
+
+def _write_report(target, day: date, stored: dict, tables) -> dict:
+    """The day's quality report, with this run's hierarchies replacing theirs in any earlier one."""
+    rel = quality.report_relpath(day)
+    try:
+        old = json.loads(target.get(rel))
+    except (FileNotFoundError, KeyError, OSError, ValueError):
+        old = None
+    report = quality.merge_reports(old, quality.day_report(day, stored.get("raw_rows", 0), tables, stored.get("flagged", {})))
+    target.put(rel, quality.report_bytes(report))
+    return report
 
 
 def markdown_preview(table: pa.Table, rows: int = 5, columns: list[str] | None = None) -> str:
@@ -148,8 +172,7 @@ def read_partition(spec: TargetSpec, phase_module: str, day: str) -> tuple[pa.Ta
 
 
 def _meta(md) -> dict:
-    raw = (md.metadata or {}).get(META_KEY.encode())
-    return json.loads(raw) if raw else {}
+    return parse_meta((md.metadata or {}).get(META_KEY.encode()))
 
 
 def plot_partition(spec: TargetSpec, phase_module: str, day: str, table: pa.Table, meta: dict) -> tuple[str, bytes]:

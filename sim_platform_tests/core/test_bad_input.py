@@ -37,7 +37,8 @@ def non_numeric_value(p: Path):
 
 
 def timestamps_out_of_range(p: Path):
-    write_export(p, [(epoch("2024-07-06T08:00:01") * 1000, "module_voltage", "1.0", module_tags(1, 1))])
+    # nanoseconds: no reading of them (seconds or milliseconds, both accepted) gives a year before 2100
+    write_export(p, [(epoch("2024-07-06T08:00:01") * 1_000_000_000, "module_voltage", "1.0", module_tags(1, 1))])
 
 
 def empty_rows(p: Path):

@@ -57,9 +57,48 @@ def test_repeated_tag_key_is_refused():
 
 
 def test_catalog_errors_name_the_entry():
-    with pytest.raises(CatalogError, match="'x'.*level"):
+    with pytest.raises(CatalogError, match=r"test.yaml: signals.x.level: Input should be 'module', 'phase' or 'system'"):
         catalog_from_dict({"signals": {"x": {"level": "rack"}}}, "test.yaml")
-    with pytest.raises(CatalogError, match="unknown fields"):
+    with pytest.raises(CatalogError, match="signals.x.colour: Extra inputs are not permitted"):
         catalog_from_dict({"signals": {"x": {"colour": "red"}}}, "test.yaml")
-    with pytest.raises(CatalogError, match="aggregation"):
+    with pytest.raises(CatalogError, match="signals.x: aggregation 'mean' is not valid for text"):
         catalog_from_dict({"signals": {"x": {"kind": "text", "aggregation": "mean"}}}, "test.yaml")
+    with pytest.raises(CatalogError, match="signals.x.out_of_range: Input should be 'keep', 'null' or 'fail'"):
+        catalog_from_dict({"signals": {"x": {"out_of_range": "drop"}}}, "test.yaml")
+    with pytest.raises(CatalogError, match=r"signals.x: fault_values \['BOOM'\] must also be in known_values"):
+        catalog_from_dict({"signals": {"x": {"kind": "text", "known_values": ["RUN"], "fault_values": ["BOOM"]}}}, "test.yaml")
+
+
+@pytest.mark.parametrize(
+    "entry, where",
+    [
+        ("{kind: text, known_values: [IDLE, RUN, OFF]}", "signals.system_state.known_values.2: False (bool) is not text"),
+        ("{kind: text, known_values: [IDLE, yes]}", "signals.system_state.known_values.1: True (bool) is not text"),
+        ("{unit: 1, bounds: [0, 1]}", "signals.system_state.unit: 1 (int) is not text"),
+        ("{kind: text, known_values: [IDLE, 3]}", "signals.system_state.known_values.1: 3 (int) is not text"),
+    ],
+)
+def test_catalog_text_fields_refuse_what_yaml_made_of_unquoted_words(tmp_path, entry, where):
+    """YAML 1.1 reads unquoted OFF/ON/YES/NO as booleans: the catalog refuses them by name, never
+    turning OFF into 'False' behind the user's back."""
+    from sim_platform.core.catalog import load_catalog
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(f"signals:\n  system_state: {entry}\n")
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    assert f"{path}: {where}" in str(err.value) and "quote it" in str(err.value)
+
+
+def test_packaged_catalog_quotes_its_values():
+    import re
+
+    from sim_platform_tests.core.tabular_files import PACKAGED
+
+    text = PACKAGED.read_text()
+    for line in text.splitlines():
+        if re.search(r"\b(known_values|fault_values|unit):", line) and not line.lstrip().startswith("#"):
+            assert re.search(r"(known_values|fault_values): \[(\"[A-Z]+\"(, )?)+\]|unit: \"[^\"]*\"", line), line
+    state = default_catalog().signals["system_state"]
+    assert {"INIT", "READY", "IDLE", "RUN", "ERROR", "EMERGENCY", "OFF"} <= set(state.known_values)
+    assert set(state.fault_values) == {"FAULT", "ERROR", "EMERGENCY"}

@@ -6,14 +6,17 @@ to `sim-platform etl` on the same inputs, and materialising again must give iden
 
 from __future__ import annotations
 
+import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from dagster import materialize
+from dagster import AssetCheckSeverity, materialize
 
-from sim_platform.core.bronze import bronze_hierarchies, bronze_relpath, read_bronze
+from sim_platform.core.bronze import bronze_relpath, bronze_summary, read_bronze
 from sim_platform.core.etl import run_etl
+from sim_platform.core.layout import read_hierarchy_day
 from sim_platform.defs.assets import blob_synced_runs, module_day_plot, raw_hdf5_runs, resampled_5s, telemetry_day
 from sim_platform.defs.partitions import silver_key
 from sim_platform_tests.defs.helpers import mat_partitions, range_tags, tree_digest
@@ -44,8 +47,8 @@ def test_runs_through_container_to_silver_equal_the_etl(platform, instance, gene
     pms = instance.get_dynamic_partitions("phase_module")
     assert "phase1_module1" in pms and "system" in pms
     bronze = platform.paths.bronze_dir / bronze_relpath(__import__("datetime").date(2024, 7, 1))
-    assert bronze_hierarchies(bronze) == sorted(bronze_hierarchies(bronze))
-    assert pq.ParquetFile(bronze).num_row_groups == len(bronze_hierarchies(bronze))
+    assert bronze_summary(bronze)["hierarchies"] == sorted(bronze_summary(bronze)["hierarchies"])
+    assert pq.ParquetFile(bronze).num_row_groups == len(bronze_summary(bronze)["hierarchies"])
     one = read_bronze(bronze, ["phase1_module1"])
     assert one.rows > 0 and all(dict(t).get("module") == "1" and dict(t).get("phase") == "1" for _, t in one.series)
 
@@ -90,24 +93,51 @@ def test_sample_day_silver_metadata_checks_and_plot(platform, instance, sample_t
     assert (platform.silver_root / "phase1_module1/2024/06/05").glob("[0-2][0-9].parquet")
 
 
-def test_blocking_schema_check_stops_the_plot(tmp_path: Path, instance, sample_two_days: Path):
+def _tight_voltage_platform(tmp_path: Path, sample_two_days: Path, **policy):
+    """A platform whose catalog says module voltages (~50 V real) must lie in [0, 1]."""
     import yaml
 
     from sim_platform_tests.defs.conftest import make_platform
 
     src = Path(__import__("sim_platform").__file__).parent / "config" / "pipelines.yaml"
     raw = yaml.safe_load(src.read_text())
-    raw["catalog"]["signals"]["module_voltage"]["bounds"] = [0, 1]  # real module voltages (~50 V) now break the schema
+    raw["catalog"]["signals"]["module_voltage"].update(bounds=[0, 1], **policy)
     catalog = tmp_path / "tight.yaml"
     catalog.write_text(yaml.safe_dump(raw))
     platform = make_platform(tmp_path / "home", config_path=str(catalog))
     platform.land(sample_two_days, "telemetry/")
+    return platform
+
+
+def test_out_of_range_values_warn_and_the_day_is_written(tmp_path: Path, instance, sample_two_days: Path):
+    platform = _tight_voltage_platform(tmp_path, sample_two_days)  # default policy: null
+    assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
+    key = str(silver_key("2024-06-05", "phase1_module1"))
+    r = materialize([resampled_5s, module_day_plot], instance=instance, resources=platform.resources, partition_key=key)
+    checks = {c.check_name: c for c in r.get_asset_check_evaluations()}
+    assert checks["cadence_and_schema"].passed is True
+    warn = checks["value_anomalies"]
+    assert warn.passed is False and warn.severity == AssetCheckSeverity.WARN
+    assert warn.metadata["out_of_range_columns"].value == 1
+    assert mat_partitions(r, "gold/module_day_plot") == {key}
+    report = json.loads((platform.silver_root / "_quality/2024/06/05.json").read_text())
+    entry = report["out_of_range"]["phase1_module1/module_voltage"]
+    assert entry["action"] == "null" and entry["bounds"] == [0.0, 1.0] and entry["min"] > 1 and entry["files"]
+    # nulled before the 5 s mean: the hour files hold no voltage at all, every other column as before
+    table = read_hierarchy_day(platform.silver_root, "phase1_module1", date(2024, 6, 5))
+    assert table.column("module_voltage").null_count == table.num_rows
+    assert table.column("module_current").null_count < table.num_rows
+
+
+def test_blocking_schema_check_stops_the_plot(tmp_path: Path, instance, sample_two_days: Path):
+    platform = _tight_voltage_platform(tmp_path, sample_two_days, out_of_range="fail")
     assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
     key = str(silver_key("2024-06-05", "phase1_module1"))
     r = materialize([resampled_5s, module_day_plot], instance=instance, resources=platform.resources, partition_key=key, raise_on_error=False)
     assert not r.success
     checks = {c.check_name: c for c in r.get_asset_check_evaluations()}
     assert checks["cadence_and_schema"].passed is False
-    assert "module_voltage" in str(checks["cadence_and_schema"].description)
+    description = str(checks["cadence_and_schema"].description)
+    assert "module_voltage" in description and "out_of_range: fail" in description and len(description) <= 300
     assert mat_partitions(r, "gold/module_day_plot") == set()
     assert not (platform.silver_root / "phase1_module1/2024/06/05/plot.png").exists()

@@ -1,0 +1,287 @@
+"""Value rules and the per-day data-quality report: anomalies are counted, never fatal.
+
+The hour-file contract has two tiers:
+- **Structural rules** (`core.validate`) block: the 5-second UTC grid, unique increasing timestamps,
+  the column set and its types. A break fails that (hierarchy, day).
+- **Value rules** (here) never cost a day: a text value the catalog does not know, a numeric sample
+  outside its signal's bounds, a non-finite number, a payload or tag key the catalog does not name.
+  Each is counted, with examples, in the day's report `_quality/YYYY/MM/DD.json` beside the hour
+  files, and the day is written. Only a signal whose catalog entry says `out_of_range: fail`
+  turns its out-of-range samples into a failed day.
+
+Numeric samples are screened when their file is read (`screen_file`), so a report names the file a
+glitch came from; the per-hierarchy facts (new text values, unknown series, gaps, hours) are
+by-products of resampling (`resample.resample_day`), and `day_report` puts the two together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from sim_platform.core.catalog import Catalog
+from sim_platform.core.rawdata import Flagged, RawBatch
+
+REPORT_VERSION = 1
+QUALITY_DIR = "_quality"
+#: report sections keyed by "hierarchy/...", merged per hierarchy when a run rebuilds part of a day
+SECTIONS = ("new_text_values", "out_of_range", "non_finite", "unknown_payloads", "unknown_tag_keys", "gaps")
+#: the sections that make the value-anomaly warning (gaps are reported, but a normal day has some)
+ANOMALY_SECTIONS = ("new_text_values", "out_of_range", "non_finite", "unknown_payloads", "unknown_tag_keys")
+#: files named per flagged column in the report; the rest are counted
+MAX_FILES = 10
+
+_KEEP, _NULL, _FAIL = "keep", "null", "fail"
+
+
+def report_relpath(day: date) -> str:
+    return f"{QUALITY_DIR}/{day:%Y/%m/%d}.json"
+
+
+# ---------------------------------------------------------------------------------------- read time
+def screen_file(batch: RawBatch, catalog: Catalog, path: str | Path) -> RawBatch:
+    """Apply the numeric value rules to one file's samples.
+
+    Non-finite numbers (a raw "NaN" or "inf") are missing samples: removed, counted. A sample
+    outside its signal's bounds is kept or removed as the signal's `out_of_range` policy says
+    (`fail` removes it too, and the day then fails). Every such sample is recorded in
+    `batch.flagged` with its file, so the report can say where it came from.
+    """
+    if not len(batch.num_val):
+        return batch
+    infos = [catalog.place(p, t) for p, t in batch.series]
+    lo = np.array([i.signal.bounds[0] if i.signal.bounds else -np.inf for i in infos])
+    hi = np.array([i.signal.bounds[1] if i.signal.bounds else np.inf for i in infos])
+    v, sid = batch.num_val, batch.num_sid
+    non_finite = ~np.isfinite(v)
+    outside = ~non_finite & ((v < lo[sid]) | (v > hi[sid]))
+    hit = non_finite | outside
+    if not hit.any():
+        return batch
+    policy = np.array([i.signal.out_of_range for i in infos], dtype=object)
+    idx = np.flatnonzero(hit)
+    columns = np.array([f"{i.hierarchy}/{i.column}" for i in infos], dtype=object)
+    action = np.where(non_finite[idx], _NULL, policy[sid[idx]])
+    flagged = Flagged(
+        column=columns[sid[idx]],
+        payload=np.array([p for p, _ in batch.series], dtype=object)[sid[idx]],
+        ts=batch.num_ts[idx],
+        value=v[idx],
+        rule=np.where(non_finite[idx], "non_finite", "out_of_range").astype(object),
+        action=action.astype(object),
+        file=np.full(len(idx), Path(path).name, dtype=object),
+    )
+    drop = np.zeros(len(v), bool)
+    drop[idx] = action != _KEEP
+    return replace(
+        batch,
+        num_sid=sid[~drop],
+        num_ts=batch.num_ts[~drop],
+        num_val=v[~drop],
+        flagged=Flagged.concat([batch.flagged, flagged]),
+    )
+
+
+def summarize_flagged(flagged: Flagged, catalog: Catalog) -> dict[str, dict]:
+    """The day's flagged samples, deduplicated across files: `out_of_range` and `non_finite`
+    sections, per "hierarchy/column": count, min, max, bounds, action, and the files they came from."""
+    out: dict[str, dict] = {"out_of_range": {}, "non_finite": {}}
+    if not len(flagged):
+        return out
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"column": flagged.column, "payload": flagged.payload, "ts": flagged.ts, "bits": flagged.value.view(np.int64), "value": flagged.value,
+         "rule": flagged.rule, "action": flagged.action, "file": flagged.file}
+    )
+    per_file = frame.drop_duplicates(["column", "ts", "bits", "file"])
+    distinct = per_file.drop_duplicates(["column", "ts", "bits"])
+    for (rule, column), g in distinct.groupby(["rule", "column"], sort=True):
+        files = Counter(per_file.loc[(per_file["rule"] == rule) & (per_file["column"] == column), "file"])
+        entry = {"count": int(len(g)), "action": str(g["action"].iloc[0])}
+        if rule == "out_of_range":
+            sig = catalog.signal(str(g["payload"].iloc[0]))
+            entry.update(min=float(g["value"].min()), max=float(g["value"].max()), bounds=list(sig.bounds) if sig.bounds else None)
+        else:
+            entry["values"] = sorted({repr(float(x)) for x in g["value"]})
+        entry["files"] = dict(files.most_common(MAX_FILES))
+        if len(files) > MAX_FILES:
+            entry["more_files"] = len(files) - MAX_FILES
+        out[rule][column] = entry
+    return out
+
+
+def failing(flagged_summary: dict[str, dict]) -> list[str]:
+    """Short reasons for the samples whose policy is `fail` (empty when none)."""
+    lines = []
+    for column, e in flagged_summary.get("out_of_range", {}).items():
+        if e["action"] == _FAIL:
+            files = list(e["files"])
+            more = len(files) - 1 + e.get("more_files", 0)
+            lines.append(
+                f"{column}: {e['count']} sample(s) outside {e['bounds']} (min {e['min']:g}, max {e['max']:g}) and its "
+                f"catalog policy is out_of_range: fail; first in {files[0]}" + (f" (+{more} more files)" if more else "")
+            )
+    return lines
+
+
+# ---------------------------------------------------------------------------------- resample time
+def gaps(has: np.ndarray, names: list[str], limits_s: np.ndarray, bin_s: float) -> dict[str, dict]:
+    """Gaps longer than each column's fill limit between two real samples, measured on the grid
+    (`has`: columns x bins, True where a bin holds a real sample)."""
+    rows, bins = np.nonzero(has)
+    if len(rows) < 2:
+        return {}
+    same = rows[1:] == rows[:-1]
+    length_s = (bins[1:] - bins[:-1]) * bin_s
+    long = same & (length_s > limits_s[rows[1:]])
+    out = {}
+    for r in np.unique(rows[1:][long]):
+        sel = long & (rows[1:] == r)
+        out[names[r]] = {"count": int(sel.sum()), "longest_s": float(length_s[sel].max()), "fill_limit_s": float(limits_s[r])}
+    return out
+
+
+def value_counts(codes: np.ndarray, words: list[str], known: tuple[str, ...]) -> dict[str, int]:
+    """Counts of the text values (dictionary codes) that are not in `known`, most frequent first."""
+    if not len(codes):
+        return {}
+    counts = np.bincount(codes, minlength=len(words))
+    new = {words[i]: int(counts[i]) for i in np.flatnonzero(counts) if words[i] not in known}
+    return dict(sorted(new.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# ------------------------------------------------------------------------------------------ the day
+def hierarchy_sections(hd) -> dict[str, dict]:
+    """The report sections of one resampled (hierarchy, day), keyed "hierarchy/..."."""
+    h = hd.hierarchy
+    q = hd.quality
+    return {
+        "new_text_values": {f"{h}/{c}": v for c, v in q.get("new_text_values", {}).items()},
+        "unknown_payloads": {f"{h}/{p}": n for p, n in q.get("unknown_payloads", {}).items()},
+        "unknown_tag_keys": {f"{h}/{k}": n for k, n in q.get("unknown_tag_keys", {}).items()},
+        "gaps": {f"{h}/{c}": g for c, g in q.get("gaps", {}).items()},
+        "out_of_range": {},
+        "non_finite": {},
+    }
+
+
+def day_report(day: date, raw_rows: int, tables: list, flagged_summary: dict[str, dict]) -> dict:
+    """The data-quality report of one day (or of the hierarchies in `tables`, see `merge_reports`)."""
+    report = {
+        "version": REPORT_VERSION,
+        "day": day.isoformat(),
+        "raw_rows": int(raw_rows),
+        "hierarchies": {hd.hierarchy: {"distinct_rows": int(hd.distinct_rows), "hours_with_samples": list(hd.hours)} for hd in tables},
+        **{s: {} for s in SECTIONS},
+    }
+    built = set(report["hierarchies"])
+    for hd in tables:
+        for section, entries in hierarchy_sections(hd).items():
+            report[section].update(entries)
+    for section in ("out_of_range", "non_finite"):
+        report[section] = {k: v for k, v in flagged_summary.get(section, {}).items() if k.split("/", 1)[0] in built}
+    return _with_totals(report)
+
+
+def merge_reports(old: dict | None, new: dict) -> dict:
+    """`new` replaces the hierarchies it covers in `old`; the other hierarchies of `old` stay."""
+    if not old or old.get("version") != REPORT_VERSION or old.get("day") != new["day"]:
+        return new
+    replaced = set(new["hierarchies"])
+    merged = {"version": REPORT_VERSION, "day": new["day"], "raw_rows": new["raw_rows"]}
+    merged["hierarchies"] = {**{h: v for h, v in old["hierarchies"].items() if h not in replaced}, **new["hierarchies"]}
+    for s in SECTIONS:
+        kept = {k: v for k, v in old.get(s, {}).items() if k.split("/", 1)[0] not in replaced}
+        merged[s] = dict(sorted({**kept, **new[s]}.items()))
+    return _with_totals(merged)
+
+
+def _with_totals(report: dict) -> dict:
+    distinct_written = sum(h["distinct_rows"] for h in report["hierarchies"].values())
+    removed = sum(e["count"] for s in ("out_of_range", "non_finite") for e in report[s].values() if e["action"] != _KEEP)
+    distinct = distinct_written + removed
+    report["rows"] = {
+        "raw": report["raw_rows"],
+        "distinct": distinct,
+        "duplicates": max(0, report["raw_rows"] - distinct),
+        "removed_by_value_rules": removed,
+    }
+    report["anomalies"] = {
+        "new_text_values": sum(sum(v.values()) for v in report["new_text_values"].values()),
+        "out_of_range": sum(e["count"] for e in report["out_of_range"].values()),
+        "non_finite": sum(e["count"] for e in report["non_finite"].values()),
+        "unknown_payloads": len({k.split("/", 1)[1] for k in report["unknown_payloads"]}),
+        "unknown_tag_keys": len({k.split("/", 1)[1] for k in report["unknown_tag_keys"]}),
+    }
+    report["gap_count"] = sum(g["count"] for g in report["gaps"].values())
+    return {k: report[k] for k in ("version", "day", "rows", "anomalies", "gap_count", "raw_rows", "hierarchies", *SECTIONS)}
+
+
+def has_anomalies(report: dict) -> bool:
+    return any(report["anomalies"].values())
+
+
+def report_bytes(report: dict) -> bytes:
+    return (json.dumps(report, indent=1, sort_keys=False) + "\n").encode()
+
+
+# ------------------------------------------------------------------------------------- short lines
+def examples(counts: dict[str, int] | Counter, limit: int = 3) -> str:
+    """`a x3, b x2, c x1 (+4 more)`: the first few items of a count mapping, most frequent first."""
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{k} x{v}" for k, v in items[:limit])
+    return text + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def summary_lines(reports: list[dict]) -> list[str]:
+    """One line per kind of anomaly over many days, each short (examples capped, counts summed)."""
+    if not reports:
+        return []
+    text_values: dict[str, Counter] = {}
+    out_of_range: Counter = Counter()
+    actions: dict[str, str] = {}
+    non_finite: Counter = Counter()
+    payloads: Counter = Counter()
+    tag_keys: Counter = Counter()
+    gap_days = 0
+    days = {k: 0 for k in ANOMALY_SECTIONS}
+    for r in reports:
+        for column, values in r["new_text_values"].items():
+            text_values.setdefault(column.split("/", 1)[1], Counter()).update(values)
+        for column, e in r["out_of_range"].items():
+            out_of_range[column] += e["count"]
+            actions[column] = e["action"]
+        for column, e in r["non_finite"].items():
+            non_finite[column] += e["count"]
+        for key, n in r["unknown_payloads"].items():
+            payloads[key.split("/", 1)[1]] += n
+        for key, n in r["unknown_tag_keys"].items():
+            tag_keys[key.split("/", 1)[1]] += n
+        gap_days += bool(r["gap_count"])
+        for k in ANOMALY_SECTIONS:
+            days[k] += bool(r["anomalies"][k])
+    lines = []
+    for column, values in sorted(text_values.items()):
+        lines.append(f"new text values in {column} ({days['new_text_values']} day(s)): {len(values)} value(s): {examples(values)}")
+    if out_of_range:
+        by_action = Counter()
+        for c, n in out_of_range.items():
+            by_action[actions[c]] += n
+        acts = ", ".join(f"{a} {n}" for a, n in sorted(by_action.items()))
+        lines.append(
+            f"out-of-range samples ({days['out_of_range']} day(s); {acts}): {sum(out_of_range.values())} "
+            f"in {len(out_of_range)} column(s): {examples(out_of_range)}"
+        )
+    if non_finite:
+        lines.append(f"non-finite samples, treated as missing ({days['non_finite']} day(s)): {sum(non_finite.values())}: {examples(non_finite)}")
+    if payloads:
+        lines.append(f"payloads not in the catalog, written ({days['unknown_payloads']} day(s)): {len(payloads)}: {examples(payloads)}")
+    if tag_keys:
+        lines.append(f"tag keys not in the catalog ({days['unknown_tag_keys']} day(s)): {len(tag_keys)}: {examples(tag_keys)}")
+    return [line if len(line) <= 300 else line[:299] + "…" for line in lines]
