@@ -59,6 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     plot.add_argument("--to", required=True, help="PNG file to write")
     plot.set_defaults(func=_plot)
 
+    qual = sub.add_parser("quality", help="list the days of an output folder with value anomalies or fault states")
+    qual.add_argument("--output", required=True, help="the ETL output root (reports in _quality/YYYY/MM/DD.json)")
+    qual.add_argument("--all", action="store_true", help="list clean days too")
+    qual.set_defaults(func=_quality)
+
 
 def _etl(args: argparse.Namespace) -> int:
     from tqdm import tqdm
@@ -147,6 +152,18 @@ def _generate(args: argparse.Namespace) -> int:
 
     files = generate(args.out, runs=args.runs, days=args.days, seed=args.seed, fmt=args.format, start=args.start)
     print(f"wrote {len(files)} {args.format} files to {args.out}")
+    return 0
+
+
+def _quality(args: argparse.Namespace) -> int:
+    reports = quality.read_reports(args.output)
+    if not reports:
+        print(f"error: no quality reports under {Path(args.output) / quality.QUALITY_DIR} (run etl first)", file=sys.stderr)
+        return 2
+    shown = [r for r in reports if args.all or quality.has_anomalies(r) or r["fault_samples"]]
+    for r in shown:
+        print(clip(quality.day_line(r), 300))
+    print(f"{len(shown)} of {len(reports)} day(s) listed; detail: {Path(args.output) / quality.QUALITY_DIR}/YYYY/MM/DD.json")
     return 0
 
 

@@ -30,7 +30,7 @@ from sim_platform.core.rawdata import Flagged, RawBatch
 REPORT_VERSION = 1
 QUALITY_DIR = "_quality"
 #: report sections keyed by "hierarchy/...", merged per hierarchy when a run rebuilds part of a day
-SECTIONS = ("new_text_values", "out_of_range", "non_finite", "unknown_payloads", "unknown_tag_keys", "gaps")
+SECTIONS = ("new_text_values", "out_of_range", "non_finite", "unknown_payloads", "unknown_tag_keys", "gaps", "fault_values")
 #: the sections that make the value-anomaly warning (gaps are reported, but a normal day has some)
 ANOMALY_SECTIONS = ("new_text_values", "out_of_range", "non_finite", "unknown_payloads", "unknown_tag_keys")
 #: files named per flagged column in the report; the rest are counted
@@ -166,6 +166,7 @@ def hierarchy_sections(hd) -> dict[str, dict]:
         "unknown_payloads": {f"{h}/{p}": n for p, n in q.get("unknown_payloads", {}).items()},
         "unknown_tag_keys": {f"{h}/{k}": n for k, n in q.get("unknown_tag_keys", {}).items()},
         "gaps": {f"{h}/{c}": g for c, g in q.get("gaps", {}).items()},
+        "fault_values": {f"{h}/{c}": v for c, v in q.get("fault_values", {}).items()},
         "out_of_range": {},
         "non_finite": {},
     }
@@ -220,7 +221,9 @@ def _with_totals(report: dict) -> dict:
         "unknown_tag_keys": len({k.split("/", 1)[1] for k in report["unknown_tag_keys"]}),
     }
     report["gap_count"] = sum(g["count"] for g in report["gaps"].values())
-    return {k: report[k] for k in ("version", "day", "rows", "anomalies", "gap_count", "raw_rows", "hierarchies", *SECTIONS)}
+    report["fault_samples"] = sum(sum(v.values()) for v in report["fault_values"].values())
+    order = ("version", "day", "rows", "anomalies", "fault_samples", "gap_count", "raw_rows", "hierarchies", *SECTIONS)
+    return {k: report[k] for k in order}
 
 
 def has_anomalies(report: dict) -> bool:
@@ -249,7 +252,8 @@ def summary_lines(reports: list[dict]) -> list[str]:
     non_finite: Counter = Counter()
     payloads: Counter = Counter()
     tag_keys: Counter = Counter()
-    gap_days = 0
+    faults: dict[str, Counter] = {}
+    fault_days = 0
     days = {k: 0 for k in ANOMALY_SECTIONS}
     for r in reports:
         for column, values in r["new_text_values"].items():
@@ -263,7 +267,9 @@ def summary_lines(reports: list[dict]) -> list[str]:
             payloads[key.split("/", 1)[1]] += n
         for key, n in r["unknown_tag_keys"].items():
             tag_keys[key.split("/", 1)[1]] += n
-        gap_days += bool(r["gap_count"])
+        for column, values in r["fault_values"].items():
+            faults.setdefault(column.split("/", 1)[1], Counter()).update(values)
+        fault_days += bool(r["fault_samples"])
         for k in ANOMALY_SECTIONS:
             days[k] += bool(r["anomalies"][k])
     lines = []
@@ -284,4 +290,24 @@ def summary_lines(reports: list[dict]) -> list[str]:
         lines.append(f"payloads not in the catalog, written ({days['unknown_payloads']} day(s)): {len(payloads)}: {examples(payloads)}")
     if tag_keys:
         lines.append(f"tag keys not in the catalog ({days['unknown_tag_keys']} day(s)): {len(tag_keys)}: {examples(tag_keys)}")
+    for column, values in sorted(faults.items()):
+        lines.append(f"fault states in {column} ({fault_days} day(s)): {examples(values)} samples")
     return [line if len(line) <= 300 else line[:299] + "…" for line in lines]
+
+
+# ------------------------------------------------------------------------------------ for operators
+def read_reports(root: str | Path) -> list[dict]:
+    """Every day's report under an output root (`root/_quality/YYYY/MM/DD.json`), in day order."""
+    return [json.loads(p.read_text()) for p in sorted(Path(root).glob(f"{QUALITY_DIR}/[0-9]*/[0-9]*/[0-9]*.json"))]
+
+
+def day_line(report: dict) -> str:
+    """One short line per day: its anomaly counts and fault samples."""
+    a = report["anomalies"]
+    faults = Counter()
+    for values in report["fault_values"].values():
+        faults.update(values)
+    parts = [f"{k.replace('_', ' ')} {n}" for k, n in a.items() if n]
+    if faults:
+        parts.append(f"faults: {examples(faults)}")
+    return f"{report['day']}: " + ("; ".join(parts) if parts else "clean")

@@ -156,7 +156,7 @@ def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[H
         hours = [int(x) for x in np.flatnonzero(hour_has)]
         findings = dict(series_findings.get(h, {}))
         findings["gaps"] = quality.gaps(has, names, limit_ms / 1000.0, BIN_MS / 1000)
-        findings["new_text_values"] = _new_text_values(txt, c0, cols, words)
+        findings["new_text_values"], findings["fault_values"] = _text_findings(txt, c0, cols, words)
         out.append(HierarchyDay(h, table, hours, share, rows, h_unknown, meta, real_bins, findings))
         c0 = c1
     return out
@@ -179,18 +179,23 @@ def _series_findings(catalog: Catalog, placed: list[SeriesInfo], series: list, s
     return out
 
 
-def _new_text_values(txt, c0: int, cols: dict[str, Signal], words: list[str]) -> dict[str, dict[str, int]]:
-    """Per catalogued text column of this hierarchy: the values outside its known_values, counted."""
+def _text_findings(txt, c0: int, cols: dict[str, Signal], words: list[str]) -> tuple[dict, dict]:
+    """Per catalogued text column of this hierarchy: the values outside its known_values, and the
+    samples of its fault values, each counted (distinct samples)."""
     col, _, codes = txt
-    out = {}
+    new, faults = {}, {}
     for i, (name, sig) in enumerate(cols.items()):
         if sig.kind != "text" or sig.known_values is None:
             continue
         lo, hi = np.searchsorted(col, [c0 + i, c0 + i + 1])
-        new = quality.value_counts(codes[lo:hi], words, sig.known_values)
-        if new:
-            out[name] = new
-    return out
+        counts = quality.value_counts(codes[lo:hi], words, sig.known_values)
+        if counts:
+            new[name] = counts
+        if sig.fault_values:
+            counts = quality.value_counts(codes[lo:hi], words, tuple(w for w in words if w not in sig.fault_values))
+            if counts:
+                faults[name] = counts
+    return new, faults
 
 
 def _by_column(series_col: np.ndarray, sid: np.ndarray, ts: np.ndarray, val: np.ndarray):

@@ -59,6 +59,13 @@ def test_unknown_states_are_data_kept_and_counted(tmp_path, capsys):
     states = set(table.column("system_state").drop_null().to_pylist())
     assert {"SERVICE", "CALIBRATE", "ERROR", "RUN"} <= states  # kept in the hour files
     assert "new text values in system_state (1 day(s)): 2 value(s): SERVICE x2, CALIBRATE x1" in out
+    assert r["fault_values"] == {"system/system_state": {"ERROR": 1}} and r["fault_samples"] == 1
+    assert "fault states in system_state (1 day(s)): ERROR x1 samples" in out
+    # an operator lists the days that need a look
+    assert main(["quality", "--output", str(tmp_path / "out")]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0] == f"{DAY}: new text values 3; faults: ERROR x1"
+    assert listed[1].startswith("1 of 1 day(s) listed")
 
 
 @pytest.mark.parametrize("policy", ["keep", "null", "fail"])
@@ -162,3 +169,22 @@ def test_a_structural_break_fails_its_day_alone_in_one_short_line(tmp_path, monk
     (line,) = by_day[DAY].failures
     assert line.startswith(f"day {DAY}: not written: StructuralError: phase1_module1: timestamp:") and len(line) <= 300
     assert not (tmp_path / "out/_quality/2024/07/05.json").exists()
+
+
+def test_the_commands_of_the_data_quality_page_run(tmp_path):
+    """Every shell command of docs/data_quality.md, run as written (paths moved into tmp_path)."""
+    import re
+    import subprocess
+    import sys
+
+    from sim_platform_tests.conftest import REPO
+
+    page = (REPO / "docs/data_quality.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", page, re.S)
+    assert blocks
+    bin_dir = Path(sys.executable).parent
+    for line in (ln for b in blocks for ln in b.splitlines() if ln.strip()):
+        cmd = line.replace(".venv/bin/", f"{bin_dir}/").replace("/tmp/quality_demo", str(tmp_path))
+        res = subprocess.run(["bash", "-c", cmd], cwd=REPO, capture_output=True, text=True)
+        assert res.returncode == 0, (line, res.stderr[-2000:])
+    assert re.search(r"^2024-07-0[123]: ", res.stdout, re.M) and "3 of 3 day(s) listed" in res.stdout
