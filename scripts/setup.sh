@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Set up sim_platform on a fresh machine: a virtual environment with the package, and with --test
-# everything the test suite talks to for real (Azurite from npm; hdf5-tools and docker-compose,
+# Set up sim_platform on a fresh machine: a virtual environment with the package and the locked
+# dependencies of requirements/ (base, or test with --test), and with --test everything the test
+# suite talks to for real (Azurite from npm; hdf5-tools and docker-compose,
 # whose `config` validates docker-compose.yml, chromium for the UI test, postgresql for the backfill
-# bench, from Debian).
+# bench, nginx for the login proxy of the compose profile `auth`, from Debian).
 # Idempotent: run it again and it only checks. Used by the README's commands and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,13 +27,16 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/pip install --quiet --upgrade pip
 fi
 
-if [ "$WITH_TESTS" = 1 ]; then
-  echo "==> installing sim_platform with test extras"
-  .venv/bin/pip install --quiet -e ".[test]"
-else
-  echo "==> installing sim_platform"
-  .venv/bin/pip install --quiet -e .
-fi
+# The dependencies come from the lock of this install shape, every file checked against its hash; the
+# package itself is then installed editable without dependencies. `scripts/lock.py check` first makes
+# sure the locks still match pyproject.toml (CI fails here when they do not; `bash scripts/lock.sh`
+# refreshes them).
+if [ "$WITH_TESTS" = 1 ]; then SHAPE=test; else SHAPE=base; fi
+.venv/bin/python scripts/lock.py check
+echo "==> installing requirements/$SHAPE.lock.txt (hashes checked) and sim_platform"
+.venv/bin/pip install --quiet --require-hashes -r requirements/build.lock.txt
+.venv/bin/pip install --quiet --require-hashes -r "requirements/$SHAPE.lock.txt"
+.venv/bin/pip install --quiet --no-deps --no-build-isolation -e .
 
 if [ "$WITH_TESTS" = 1 ]; then
   apt_packages=()
@@ -41,6 +45,7 @@ if [ "$WITH_TESTS" = 1 ]; then
   command -v npm >/dev/null || apt_packages+=(nodejs npm)
   [ -x /usr/bin/chromium ] || apt_packages+=(chromium)  # the UI test drives it with Playwright (no playwright install)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)  # the backfill bench runs a private server
+  [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)  # the compose login proxy's config is tested with a private nginx
   if [ "${#apt_packages[@]}" -gt 0 ]; then
     echo "==> apt-get install ${apt_packages[*]}"
     as_root apt-get update -qq

@@ -1,10 +1,13 @@
 """The container, proved without a Docker engine: the Dockerfile is checked statically and its
-recipe is replayed in a fresh virtual environment (wheel, dependencies from pyproject.toml, the
-wheel without dependencies), where the image's default command and the code location's command run.
+recipe is replayed in a fresh virtual environment (the wheel built with the locked build backend,
+the lock check, the base lock installed with --require-hashes, the wheel without dependencies),
+where the image's default command and the code location's command run.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
 import shutil
@@ -32,8 +35,30 @@ def test_dockerfile_is_pinned_non_root_and_secret_free():
     assert not re.search(r"(?i)(ENV|ARG)\s+\S*(KEY|SECRET|PASSWORD|TOKEN|CONNECTION_STRING)", DOCKERFILE)
     assert instructions("CMD") == ['["sim-platform", "etl", "--input", "data", "--output", "output"]']
     ignored = (REPO / ".dockerignore").read_text().split()
-    for entry in (".env", ".venv", ".git", "data", "output", ".blobstore", "sim_platform_tests"):
+    for entry in (".env", ".venv", ".git", "data", "output", ".blobstore", "sim_platform_tests", "deploy/compose/auth/*.htpasswd"):
         assert entry in ignored
+
+
+def pip_installs() -> list[str]:
+    """Every `pip install` / `pip wheel` of the Dockerfile's RUN instructions, in order."""
+    joined = re.sub(r"\\[ \t]*\n", " ", DOCKERFILE)  # continuation lines
+    runs = [line for line in joined.splitlines() if line.startswith("RUN ")]
+    return [m for run in runs for m in re.findall(r"pip (?:install|wheel)[^&]*", run)]
+
+
+def test_dockerfile_installs_only_from_the_locks_with_hashes():
+    installs = pip_installs()
+    assert len(installs) == 4, installs  # build lock, wheel, dependency lock, wheel without dependencies
+    for command in installs:
+        if "-r " in command:
+            assert "--require-hashes" in command and re.search(r"requirements/\S*\.lock\.txt", command), command
+        else:
+            assert "--no-deps" in command, f"resolves dependencies outside the lock: {command}"
+    assert "--no-build-isolation" in installs[1]  # the wheel is built by the locked setuptools, not a fresh one
+    assert "${EXTRAS:-base}.lock.txt" in installs[2]
+    assert "lock.py check" in DOCKERFILE  # a stale lock fails the build
+    for extra in ("", "k8s"):  # every lock the EXTRAS argument can pick exists
+        assert (REPO / f"requirements/{extra or 'base'}.lock.txt").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +66,47 @@ def image_env(tmp_path_factory) -> Path:
     """A fresh virtual environment built the way the Dockerfile builds the image."""
     root = tmp_path_factory.mktemp("image")
     dist = root / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--wheel-dir", str(dist), str(REPO)],
-                   check=True, capture_output=True)
-    venv = root / "venv"
+    build = root / "build-venv"  # stage 1: the locked build backend, then the wheel
+    subprocess.run([sys.executable, "-m", "venv", str(build)], check=True)
+    pip(build, "install", "--require-hashes", "-r", str(REPO / "requirements/build.lock.txt"))
+    src = root / "src"  # stage 1's COPY: pyproject.toml, README.md, sim_platform/
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(REPO / "sim_platform", src / "sim_platform", ignore=shutil.ignore_patterns("__pycache__"))
+    pip(build, "wheel", "--no-deps", "--no-build-isolation", "--no-cache-dir", "--wheel-dir", str(dist), str(src))
+    venv = root / "venv"  # stage 2
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    req = subprocess.run([str(py), str(REPO / "scripts/requirements_from_pyproject.py"), str(REPO / "pyproject.toml")],
-                         check=True, capture_output=True, text=True).stdout
-    (root / "requirements.txt").write_text(req)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(root / "requirements.txt")], check=True, capture_output=True)
+    check = subprocess.run([str(venv / "bin/python"), str(REPO / "scripts/lock.py"), "check", "--pyproject", str(REPO / "pyproject.toml"),
+                            "--lock-dir", str(REPO / "requirements")], capture_output=True, text=True)  # pip's vendored packaging only
+    assert check.returncode == 0, check.stderr
+    pip(venv, "install", "--require-hashes", "-r", str(REPO / "requirements/base.lock.txt"))
     wheels = list(dist.glob("sim_platform-*.whl"))
     assert len(wheels) == 1
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheels[0])], check=True, capture_output=True)
+    pip(venv, "install", "--no-deps", str(wheels[0]))
     return venv
+
+
+def pip(venv: Path, *args: str) -> None:
+    res = subprocess.run([str(venv / "bin/python"), "-m", "pip", "--disable-pip-version-check", "-q", *args],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
+def test_image_holds_exactly_the_base_lock(image_env):
+    """What the image contains is what requirements/base.lock.txt pins: same names, same versions."""
+    spec = importlib.util.spec_from_file_location("lock_script", REPO / "scripts/lock.py")
+    lock_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock_script)
+    locked = lock_script.pins((REPO / "requirements/base.lock.txt").read_text())
+    listed = subprocess.run([str(image_env / "bin/python"), "-m", "pip", "list", "--format=json"],
+                            capture_output=True, text=True, check=True).stdout
+    installed = {re.sub(r"[-_.]+", "-", p["name"]).lower(): p["version"] for p in json.loads(listed)}
+    assert installed.pop("sim-platform") == "0.1.0"
+    for tool in ("pip", "setuptools", "wheel"):  # the interpreter's own installer, outside the lock
+        if tool not in locked:
+            installed.pop(tool, None)
+    assert installed == locked
 
 
 def test_default_command_processes_data_into_output(image_env, sample_data, tmp_path):
