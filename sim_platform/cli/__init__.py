@@ -13,12 +13,19 @@ from collections.abc import Sequence
 from sim_platform.cli import etl_commands, gold_commands, sync_commands
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line (`sim-platform etl: error: ...`) and exit 2, before any work."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sim-platform",
         description="Battery-storage telemetry platform: generate, ETL, gold features, plot and sync.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     etl_commands.register(sub)
     gold_commands.register(sub)
     sync_commands.register(sub)

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from sim_platform.core import quality
+from sim_platform.core.parallel import max_workers
 from sim_platform.core.pipeline_config import ENV_VAR
 from sim_platform.core.rawdata import clip
 
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "matches its name (default: every configured source at its own location)",
     )
     etl.add_argument("--output", required=True, help="output root for {hierarchy}/YYYY/MM/DD/HH.parquet")
-    etl.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
+    etl.add_argument("--workers", type=positive_int, default=max_workers(), help="worker processes (default and ceiling: cores)")
     etl.add_argument(
         "--config",
         "--catalog",
@@ -43,13 +44,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     etl.set_defaults(func=_etl)
 
-    gen = sub.add_parser("generate", help="make synthetic runs with the statistics of the real exports")
-    gen.add_argument("--runs", type=int, default=1)
-    gen.add_argument("--days", type=int, default=1, help="days per run; runs follow each other in time")
-    gen.add_argument("--out", required=True)
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--format", choices=["hdf5", "telemetry"], default="hdf5")
+    gen = sub.add_parser(
+        "generate",
+        help="make synthetic runs with the statistics of the real exports",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    gen.add_argument("--runs", type=positive_int, default=1, help="run folders run_XX")
+    gen.add_argument("--days", type=positive_int, default=1, help="days per run; runs follow each other in time")
+    gen.add_argument("--out", required=True, default=argparse.SUPPRESS, help="output folder")  # no "(default: None)"
+    gen.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
+    gen.add_argument("--format", choices=["hdf5", "telemetry"], default="hdf5", help="run files or telemetry exports")
     gen.add_argument("--start", type=date.fromisoformat, default=date(2024, 7, 1), help="first UTC day (YYYY-MM-DD)")
+    gen.add_argument(
+        "--rare",
+        action="store_true",
+        help="add the plant's rare behaviour (INIT/READY/ERROR/EMERGENCY and an unknown state, sensor glitches, "
+        "NaN, new payloads and tag keys, telemetry schema drift) and write OUT/injected.json listing it",
+    )
     gen.set_defaults(func=_generate)
 
     plot = sub.add_parser("plot", help="draw one hierarchy's day of 5-second data")
@@ -65,11 +76,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     qual.set_defaults(func=_quality)
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def usage_error(command: str, message: str) -> int:
+    print(f"sim-platform {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _check_etl_args(args: argparse.Namespace) -> str | None:
+    """What is wrong with the etl arguments, found before any work starts (None: nothing)."""
+    if args.input is not None:
+        src = Path(args.input)
+        if not src.exists():
+            return f"--input {src} does not exist"
+        if not src.is_dir():
+            return f"--input {src} is a file; give the folder that holds the input files"
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        return f"--output {out} is a file; give a folder (it is created when missing)"
+    if not out.exists() and out.parent.exists() and not out.parent.is_dir():
+        return f"--output {out}: {out.parent} is a file"
+    return None
+
+
 def _etl(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim_platform.core.etl import run_etl
 
+    problem = _check_etl_args(args)
+    if problem:
+        return usage_error("etl", problem)
+    if args.workers > max_workers():
+        print(f"note: --workers {args.workers} capped at {max_workers()} (one per core: more only adds memory)", file=sys.stderr)
+        args.workers = max_workers()
     bar = None
 
     def on_plan(plan):
@@ -98,11 +146,17 @@ def _etl(args: argparse.Namespace) -> int:
             inputs = args.input
         summary = run_etl(inputs, args.output, args.workers, args.config, args.skip_bad_files, on_plan=on_plan, on_day=on_day)
     except (FileNotFoundError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if bar is not None:
+            bar.close()  # so the error has a line of its own
+        print(clip(f"error: {exc}", 300), file=sys.stderr)
         return 2
     finally:
         if bar is not None:
             bar.close()
+    if summary.recovered:
+        print(f"note: completed {summary.recovered} day publication(s) an interrupted earlier run had committed", file=sys.stderr)
+    for folder in summary.excluded:
+        print(f"note: {folder} is inside the input: left out of it (it is the output)", file=sys.stderr)
     t = summary.totals()
     print(
         f"days: {t['days']} ({t['days_written']} written)  raw rows: {t['raw_rows']:,}  "
@@ -148,10 +202,17 @@ def _configured_inputs(args: argparse.Namespace):
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from sim_platform.core.generate import generate
+    from sim_platform.core.generate import MANIFEST, generate
 
-    files = generate(args.out, runs=args.runs, days=args.days, seed=args.seed, fmt=args.format, start=args.start)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return usage_error("generate", f"--out {out} is a file; give a folder (it is created when missing)")
+    files = generate(
+        args.out, runs=args.runs, days=args.days, seed=args.seed, fmt=args.format, start=args.start, rare=args.rare
+    )
     print(f"wrote {len(files)} {args.format} files to {args.out}")
+    if args.rare:
+        print(f"rare behaviour injected: {Path(args.out) / MANIFEST}")
     return 0
 
 

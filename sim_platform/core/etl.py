@@ -12,20 +12,20 @@ worker, whatever the number of days.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from sim_platform.core import quality
+from sim_platform.core import failpoints, publish, quality
 from sim_platform.core.catalog import Catalog, SeriesError, default_catalog, load_catalog
+from sim_platform.core.parallel import process_pool
 from sim_platform.core.inputs import InputFile, InputPlan, SourceRoot, plan_inputs, plan_sources
 from sim_platform.core.pipeline_config import source_formats_of
-from sim_platform.core.layout import LocalTarget, OutputTarget, day_start_ms, write_hierarchy_day
+from sim_platform.core.layout import LocalTarget, OutputTarget, day_start_ms, publishing, put_hierarchy_day
 from sim_platform.core.rawdata import InputError, RawBatch, clip, concat_batches
 from sim_platform.core.resample import DAY_MS, HierarchyDay, resample_day
 
@@ -54,6 +54,8 @@ class EtlSummary:
     plan_failures: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     ignored: int = 0
+    excluded: list[str] = field(default_factory=list)  # folders left out of the input (the output, if inside)
+    recovered: int = 0  # interrupted day publications of an earlier run that this run completed
     seconds: float = 0.0
 
     @property
@@ -87,6 +89,7 @@ def read_file(f: InputFile, day: date, catalog: Catalog) -> RawBatch:
     from sim_platform.core.tabular_reader import read_tabular
     from sim_platform.core.telemetry_reader import read_telemetry
 
+    failpoints.hit("read")
     start = day_start_ms(day)
     window = None if f.days == (day,) else (start, start + DAY_MS)
     if f.kind in ("csv", "json"):
@@ -115,6 +118,7 @@ def read_day(files: list[InputFile], day: date, catalog: Catalog) -> tuple[RawBa
 def build_day(batch: RawBatch, day: date, catalog: Catalog, validate: bool = True) -> list[HierarchyDay]:
     """Resample a day and validate every hierarchy against the structural hour-file schema
     (`validate.StructuralError`, one short line, when one breaks it)."""
+    failpoints.hit("resample")
     tables = resample_day(batch, day_start_ms(day), catalog)
     if validate:
         from sim_platform.core.validate import validate_table
@@ -169,16 +173,23 @@ def finish_day(
         result.failures.append(clip(f"day {day}: not written: {type(exc).__name__}: {exc}", 300))
         result.seconds = time.perf_counter() - t0
         return result
-    # writer threads overlap encoding and I/O, and use a core that would otherwise idle while the
-    # last day of a run is being written
-    with ThreadPoolExecutor(WRITER_THREADS) as writers:
-        written = list(writers.map(lambda hd: write_hierarchy_day(target, hd, day), tables))
+    report = quality.day_report(day, batch.raw_rows, tables, flagged)
+    try:
+        # the whole day (every hierarchy and the report) appears as one unit, or not at all; writer
+        # threads overlap encoding and I/O, and use a core that would otherwise idle at the end
+        with publishing(target, day) as pub, ThreadPoolExecutor(WRITER_THREADS) as writers:
+            written = list(writers.map(lambda hd: put_hierarchy_day(pub, hd, day), tables))
+            pub.put(quality.report_relpath(day), quality.report_bytes(report))
+    except OSError as exc:  # a path that cannot be written: this day fails, its old output stays
+        where = exc.filename or exc.filename2 or ""
+        result.failures.append(clip(f"day {day}: not written: {where}{': ' if where else ''}{exc.strerror or exc}", 300))
+        result.seconds = time.perf_counter() - t0
+        return result
     for hd, files in zip(tables, written):
         result.files_written += files
         result.hierarchies.append(hd.hierarchy)
         result.unknown_columns += [f"{hd.hierarchy}/{c}" for c in hd.unknown_columns]
-    result.quality = quality.day_report(day, batch.raw_rows, tables, flagged)
-    target.put(quality.report_relpath(day), quality.report_bytes(result.quality))
+    result.quality = report
     result.distinct_rows = result.quality["rows"]["distinct"]
     result.written = True
     result.seconds = time.perf_counter() - t0
@@ -244,19 +255,26 @@ def run_etl(
     others; at most `workers + 1` days are in flight, so memory does not grow with the number of days.
     """
     t0 = time.perf_counter()
+    output = Path(output_dir)
+    if output.exists() and not output.is_dir():
+        raise NotADirectoryError(f"output {output} is a file, not a folder")
+    recovered = publish.recover(output) if output.is_dir() else {}
     catalog = load_catalog(config_path) if config_path else default_catalog()
     if isinstance(inputs, (str, Path)):
-        plan = plan_inputs(inputs, catalog, source_formats_of(config_path))
+        plan = plan_inputs(inputs, catalog, source_formats_of(config_path), exclude=(output,))
     else:
-        plan = plan_sources(inputs, catalog)
+        plan = plan_sources(inputs, catalog, exclude=(output,))
+    failpoints.hit("plan")
     if on_plan:
         on_plan(plan)
     summary = EtlSummary(
-        plan_failures=[str(e) for e in plan.failures], duplicates=plan.duplicates, ignored=len(plan.ignored)
+        plan_failures=[str(e) for e in plan.failures], duplicates=plan.duplicates, ignored=len(plan.ignored),
+        excluded=[str(p) for p in plan.excluded], recovered=recovered.get("rolled_forward", 0),
     )
     days = plan.by_day()
-    order = sorted(days)
-    workers = max(1, min(workers or os.cpu_count() or 1, sum(len(v) for v in days.values()) or 1))
+    kept = {} if skip_bad_files else _days_kept(plan, days, output)
+    order = [d for d in sorted(days) if d not in kept]
+    workers = max(1, min(workers or os.cpu_count() or 1, sum(len(days[d]) for d in order) or 1))
     cat_arg = str(config_path) if config_path else None
 
     def done(res: DayResult) -> None:
@@ -264,30 +282,50 @@ def run_etl(
         if on_day:
             on_day(res)
 
-    if workers == 1:
+    for d, reasons in kept.items():
+        done(DayResult(d, files_read=0, failures=reasons))
+    if order and workers == 1:
         _init_worker(cat_arg, str(output_dir))
         for d in order:
             done(process_day(days[d], d, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files))
-    else:
+    elif order:
         _run_pipeline(days, order, workers, cat_arg, str(output_dir), skip_bad_files, done)
     summary.days.sort(key=lambda r: r.day)
+    publish.tidy(output)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _days_kept(plan: InputPlan, days: dict[date, list[InputFile]], output: Path) -> dict[date, list[str]]:
+    """Days that must keep their previous output because an input of theirs was refused while
+    planning: they are not rebuilt from the remaining files (that would drop the hours only the
+    refused file fed). A refused file whose day cannot be told protects every day that already has
+    output; days with no output yet are written."""
+    refused, unknown = plan.refused_days()
+    kept = {}
+    for d in days:
+        if d in refused:
+            kept[d] = [str(e) for e in refused[d]] + [
+                f"day {d}: not written, {len(refused[d])} bad input file(s); its previous output is kept (--skip-bad-files builds it from the rest)"
+            ]
+        elif unknown and publish.has_output(output, d):
+            kept[d] = [clip(f"day {d}: not written: {len(unknown)} refused input file(s) of unknown day (first {unknown[0].path}) "
+                            "may belong to it; its previous output is kept (--skip-bad-files writes it anyway)", 300)]
+    return kept
 
 
 def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done) -> None:
     from collections import deque
     from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    if ctx.get_start_method() == "fork":  # import the heavy libraries once, before the workers fork
-        import pandas  # noqa: F401
-        import pandera.pandas  # noqa: F401
+    import pandas  # noqa: F401  (imported once, before the workers fork)
+    import pandera.pandas  # noqa: F401
     waiting = deque(order)
     parts: dict[date, list] = {}
     remaining: dict[date, int] = {}
     running: dict = {}
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(cat_arg, output)) as pool:
+    with process_pool(workers, _init_worker, (cat_arg, output)) as pool:
         while waiting or running:
             while waiting and len(parts) < workers + 1:
                 d = waiting.popleft()
@@ -296,13 +334,19 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done) -
                 for chunk in chunks:
                     running[pool.submit(_read_task, chunk, d)] = ("read", d)
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                kind, d = running.pop(fut)
-                if kind == "read":
-                    parts[d].append(fut.result())
-                    remaining[d] -= 1
-                    if remaining[d] == 0:
-                        running[pool.submit(_day_task, parts[d], len(days[d]), d, skip_bad_files)] = ("day", d)
-                else:
-                    del parts[d], remaining[d]
-                    done(fut.result())
+            try:
+                for fut in finished:
+                    kind, d = running.pop(fut)
+                    if kind == "read":
+                        parts[d].append(fut.result())
+                        remaining[d] -= 1
+                        if remaining[d] == 0:
+                            running[pool.submit(_day_task, parts[d], len(days[d]), d, skip_bad_files)] = ("day", d)
+                    else:
+                        del parts[d], remaining[d]
+                        done(fut.result())
+            except BrokenProcessPool as exc:  # a worker was killed (OOM killer, a signal): no day half-written
+                lost = sorted({d for _, d in running.values()} | set(parts) | set(waiting))
+                for d in lost:
+                    done(DayResult(d, failures=[f"day {d}: not written: a worker process died ({exc}); its previous output is kept"]))
+                return

@@ -13,9 +13,8 @@ atomically (the targets guarantee it), so a reader never sees half a feature fil
 from __future__ import annotations
 
 import io
-import multiprocessing as mp
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import date
 
 import pyarrow as pa
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 from sim_platform.core.catalog import SYSTEM
 from sim_platform.core.features import features_table, module_day_features, quarter_days
 from sim_platform.core.layout import read_stored_day, table_to_parquet_bytes
+from sim_platform.core.parallel import process_pool
 
 FEATURES = "module_day_features"
 TRAINING_SET = "ml_training_set"
@@ -97,8 +97,7 @@ def build_module_days_parallel(
             if on_day:
                 on_day(day)
         return out
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(min(workers, len(by_day)), mp_context=ctx) as pool:
+    with process_pool(min(workers, len(by_day))) as pool:
         futures = {pool.submit(_days_task, open_silver, open_gold, by_day[d]): d for d in sorted(by_day)}
         for fut in as_completed(futures):
             out.update(fut.result())

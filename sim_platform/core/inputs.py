@@ -15,6 +15,7 @@ telling which one is right.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -46,6 +47,20 @@ class InputPlan:
     failures: list[InputError] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)  # same identity and bytes as another file
     ignored: list[Path] = field(default_factory=list)
+    excluded: list[Path] = field(default_factory=list)  # folders left out (the output inside the input)
+
+    def refused_days(self) -> tuple[dict[date, list[InputError]], list[InputError]]:
+        """The refused files per day they belong to (from their metadata, else from a date in their
+        path), and those whose day cannot be told at all."""
+        by_day: dict[date, list[InputError]] = defaultdict(list)
+        unknown = []
+        for err in self.failures:
+            days = getattr(err, "days", ()) or _days_in_path(err.path)
+            for d in days:
+                by_day[d].append(err)
+            if not days:
+                unknown.append(err)
+        return dict(by_day), unknown
 
     def files_by_source(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
@@ -59,6 +74,20 @@ class InputPlan:
             for d in f.days:
                 days[d].append(f)
         return dict(sorted(days.items()))
+
+
+_DATE_IN_PATH = re.compile(r"(?<!\d)(20\d{2})[/-](\d{2})[/-](\d{2})(?!\d)")
+
+
+def _days_in_path(path: str) -> tuple[date, ...]:
+    """Days named in a path: exporter folders `YYYY/MM/DD/` or file names with `YYYY-MM-DD`."""
+    out = set()
+    for y, m, d in _DATE_IN_PATH.findall(str(path)):
+        try:
+            out.add(date(int(y), int(m), int(d)))
+        except ValueError:
+            continue
+    return tuple(sorted(out))
 
 
 def _identity(path: Path, source: SourceFormat) -> str:
@@ -112,26 +141,38 @@ def file_days(path: Path, kind: str, catalog: Catalog, source: SourceFormat | No
     return _days_between(*rng)
 
 
-def plan_inputs(root: str | Path, catalog: Catalog, sources: tuple[SourceFormat, ...] | None = None) -> InputPlan:
+def plan_inputs(
+    root: str | Path, catalog: Catalog, sources: tuple[SourceFormat, ...] | None = None, exclude: tuple[Path, ...] = ()
+) -> InputPlan:
     """Plan one folder, read with `sources` (default: telemetry exports and HDF5 runs by suffix)."""
-    return plan_sources([(Path(root), s) for s in sources or default_sources()], catalog)
+    return plan_sources([(Path(root), s) for s in sources or default_sources()], catalog, exclude)
 
 
-def plan_sources(roots: list[SourceRoot], catalog: Catalog) -> InputPlan:
+def plan_sources(roots: list[SourceRoot], catalog: Catalog, exclude: tuple[Path, ...] = ()) -> InputPlan:
     """Plan the files of every (folder, source) pair: claim, check name collisions, date.
 
     A file belongs to the first pair, in list order, whose folder holds it and whose source's
-    patterns match its name; files no pair claims are ignored (and counted).
+    patterns match its name; files no pair claims are ignored (and counted). Folders in `exclude`
+    (an output folder inside the input, say) are left out whole, and noted.
     """
     plan = InputPlan()
     found: dict[Path, list[SourceFormat]] = {}
+    skip = [p.resolve() for p in exclude]
     for root, source in roots:
         if not root.exists():
             raise FileNotFoundError(f"input folder {root} does not exist")
+        if not root.is_dir():
+            raise NotADirectoryError(f"input {root} is a file, not a folder")
+        for ex in skip:
+            if ex.is_relative_to(root.resolve()) and ex not in plan.excluded:
+                plan.excluded.append(ex)
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root)
-            if not any(part.startswith(".") for part in rel.parts) and path.is_file():
-                found.setdefault(path, []).append(source)
+            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+                continue
+            if skip and any(path.resolve().is_relative_to(ex) for ex in skip):
+                continue
+            found.setdefault(path, []).append(source)
     candidates: dict[Path, SourceFormat] = {}
     for path, sources in sorted(found.items()):
         source = claim(path.name, sources)
@@ -154,9 +195,13 @@ def plan_sources(roots: list[SourceRoot], catalog: Catalog) -> InputPlan:
             plan.duplicates.extend(f"{p}: same name and content as {members[0][0]}, read once" for p, _ in members[1:])
         else:
             others = ", ".join(str(p) for p, _ in members)
-            plan.failures.extend(
-                InputError(p, f"name collides with another input of different content ({others})") for p, _ in members
-            )
+            for p, source in members:
+                err = InputError(p, f"name collides with another input of different content ({others})")
+                try:
+                    err.days = file_days(p, source.kind, catalog, source)
+                except InputError:
+                    pass
+                plan.failures.append(err)
 
     for path, source in sorted(accepted, key=lambda m: m[0]):
         try:

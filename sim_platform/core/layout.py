@@ -1,10 +1,10 @@
 """The silver layout: `{hierarchy}/YYYY/MM/DD/HH.parquet`, all UTC, and how files get there.
 
-Hour files are serialised in memory and handed to an `OutputTarget`, which makes them appear
-atomically: the local target writes a hidden temporary file in the same folder and renames it, so a
-reader (or a crash) never sees half a file; a blob target uploads in one commit. Rewriting a
-(hierarchy, day) also removes hour files of that day that the new input no longer produces, so the
-output is always a pure function of the input.
+Hour files are serialised in memory and published a day at a time (`publishing`): in a local
+folder the whole day (all its hierarchies and its quality report) is staged and swapped in as one
+unit (`core.publish`), so a reader, a crash or a write error never leaves a day half old, half new;
+a blob target uploads each file in one commit. Rewriting a day also removes the hour files of that
+day that the new input no longer produces, so the output is always a pure function of the input.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -79,13 +80,16 @@ class LocalTarget:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that `path` is either absent, the old file, or the complete new one."""
+    """Write `data` to `path` so that `path` is either absent, the old file, or the complete new one
+    (fsynced before the rename, and the folder after it; see `publish.DURABLE`)."""
+    from sim_platform.core.publish import fsync_path, write_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+        write_file(tmp, data)
         os.replace(tmp, path)
+        fsync_path(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -150,18 +154,63 @@ def hour_tables(hd: HierarchyDay) -> Iterable[tuple[int, pa.Table]]:
         yield hour, hd.table.slice(hour * BINS_PER_HOUR, BINS_PER_HOUR)
 
 
-def write_hierarchy_day(target: OutputTarget, hd: HierarchyDay, day: date) -> list[str]:
-    """Write the hour files of one (hierarchy, day) and drop stale ones; returns the paths written."""
+class DirectPublisher:
+    """Publishing into a target that has no folders to swap (a blob container): each file is put
+    atomically (one commit per blob), then the stale hour files of the written hierarchies are
+    deleted. The unit of atomicity is a file, not a day (see docs/storage)."""
+
+    def __init__(self, target: OutputTarget, day: date, hierarchies: list[str]):
+        self.target, self.day, self.hierarchies = target, day, hierarchies
+        self.files: list[str] = []
+
+    def put(self, relpath: str, data: bytes) -> None:
+        self.target.put(relpath, data)
+        self.files.append(relpath)
+
+    def commit(self) -> None:
+        keep = set(self.files)
+        for h in self.hierarchies:
+            for rel in self.target.list_day(day_prefix(h, self.day)):
+                if rel not in keep:
+                    self.target.delete(rel)
+
+    def abort(self) -> None:
+        pass
+
+
+@contextmanager
+def publishing(target: OutputTarget, day: date, hierarchies: list[str] | None = None):
+    """Write a day's files (`.put`) and make them appear as one unit when the block ends; on an
+    error nothing of them appears and the previous output stays. `hierarchies=None`: the whole day
+    (hierarchies without new output lose their old files too); a list: only those."""
+    from sim_platform.core.publish import DayPublisher
+
+    if isinstance(target, LocalTarget):
+        pub = DayPublisher(target.root, day, hierarchies)
+    else:
+        pub = DirectPublisher(target, day, hierarchies or [])
+    try:
+        yield pub
+    except BaseException:
+        pub.abort()
+        raise
+    pub.commit()
+
+
+def put_hierarchy_day(pub, hd: HierarchyDay, day: date) -> list[str]:
+    """Encode and put the hour files of one (hierarchy, day); returns the paths written."""
     written = []
     for hour, table in hour_tables(hd):
         rel = hour_relpath(hd.hierarchy, day, hour)
-        target.put(rel, table_to_parquet_bytes(table, file_meta(hd, hour)))
+        pub.put(rel, table_to_parquet_bytes(table, file_meta(hd, hour)))
         written.append(rel)
-    keep = set(written)
-    for rel in target.list_day(day_prefix(hd.hierarchy, day)):
-        if rel not in keep:
-            target.delete(rel)
     return written
+
+
+def write_hierarchy_day(target: OutputTarget, hd: HierarchyDay, day: date) -> list[str]:
+    """Replace the hour files of one (hierarchy, day) as one unit; returns the paths written."""
+    with publishing(target, day, [hd.hierarchy]) as pub:
+        return put_hierarchy_day(pub, hd, day)
 
 
 @dataclass

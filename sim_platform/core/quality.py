@@ -30,9 +30,14 @@ from sim_platform.core.rawdata import Flagged, RawBatch
 REPORT_VERSION = 1
 QUALITY_DIR = "_quality"
 #: report sections keyed by "hierarchy/...", merged per hierarchy when a run rebuilds part of a day
-SECTIONS = ("new_text_values", "out_of_range", "non_finite", "unknown_payloads", "unknown_tag_keys", "gaps", "fault_values")
+SECTIONS = (
+    "new_text_values", "out_of_range", "non_finite", "outside_plant", "unknown_payloads", "unknown_tag_keys", "gaps",
+    "fault_values",
+)
 #: the sections that make the value-anomaly warning (gaps are reported, but a normal day has some)
-ANOMALY_SECTIONS = ("new_text_values", "out_of_range", "non_finite", "unknown_payloads", "unknown_tag_keys")
+ANOMALY_SECTIONS = ("new_text_values", "out_of_range", "non_finite", "outside_plant", "unknown_payloads", "unknown_tag_keys")
+#: flagged-sample sections (read time); `outside_plant` keys name a hierarchy the plant does not have
+FLAGGED_SECTIONS = ("out_of_range", "non_finite", "outside_plant")
 #: files named per flagged column in the report; the rest are counted
 MAX_FILES = 10
 
@@ -45,52 +50,81 @@ def report_relpath(day: date) -> str:
 
 # ---------------------------------------------------------------------------------------- read time
 def screen_file(batch: RawBatch, catalog: Catalog, path: str | Path) -> RawBatch:
-    """Apply the numeric value rules to one file's samples.
+    """Apply the value rules of one file's samples that need the file's name.
 
-    Non-finite numbers (a raw "NaN" or "inf") are missing samples: removed, counted. A sample
-    outside its signal's bounds is kept or removed as the signal's `out_of_range` policy says
-    (`fail` removes it too, and the day then fails). Every such sample is recorded in
-    `batch.flagged` with its file, so the report can say where it came from.
+    - Non-finite numbers (a raw "NaN" or "inf") are missing samples: removed, counted.
+    - A sample outside its signal's bounds is kept or removed as the signal's `out_of_range` policy
+      says (`fail` removes it too, and the day then fails).
+    - A series whose tags place it outside the plant (a phase or module the catalog's `plant` does
+      not have, or a catalogued module signal without module tags) is not turned into a new folder
+      or a system column: its samples are left out of the hour files and counted.
+    Every such sample is recorded in `batch.flagged` with its file, so the report can say where it
+    came from.
     """
-    if not len(batch.num_val):
+    if not batch.series:
         return batch
     infos = [catalog.place(p, t) for p, t in batch.series]
+    plant = set(catalog.plant_hierarchies()) if catalog.phases and catalog.modules else None
+    outside = np.array([_outside_plant(catalog, i, plant) for i in infos] or [False])
+    columns = np.array([f"{i.hierarchy}/{i.column}" for i in infos], dtype=object)
+    payloads = np.array([p for p, _ in batch.series], dtype=object)
+    name = Path(path).name
+    parts = [batch.flagged]
+
+    v, sid = batch.num_val, batch.num_sid
     lo = np.array([i.signal.bounds[0] if i.signal.bounds else -np.inf for i in infos])
     hi = np.array([i.signal.bounds[1] if i.signal.bounds else np.inf for i in infos])
-    v, sid = batch.num_val, batch.num_sid
-    non_finite = ~np.isfinite(v)
-    outside = ~non_finite & ((v < lo[sid]) | (v > hi[sid]))
-    hit = non_finite | outside
-    if not hit.any():
-        return batch
-    policy = np.array([i.signal.out_of_range for i in infos], dtype=object)
-    idx = np.flatnonzero(hit)
-    columns = np.array([f"{i.hierarchy}/{i.column}" for i in infos], dtype=object)
-    action = np.where(non_finite[idx], _NULL, policy[sid[idx]])
-    flagged = Flagged(
-        column=columns[sid[idx]],
-        payload=np.array([p for p, _ in batch.series], dtype=object)[sid[idx]],
-        ts=batch.num_ts[idx],
-        value=v[idx],
-        rule=np.where(non_finite[idx], "non_finite", "out_of_range").astype(object),
-        action=action.astype(object),
-        file=np.full(len(idx), Path(path).name, dtype=object),
-    )
+    away = outside[sid] if len(sid) else np.zeros(0, bool)
+    non_finite = ~away & ~np.isfinite(v)
+    beyond = ~away & ~non_finite & ((v < lo[sid]) | (v > hi[sid])) if len(sid) else np.zeros(0, bool)
+    hit = away | non_finite | beyond
     drop = np.zeros(len(v), bool)
-    drop[idx] = action != _KEEP
+    if hit.any():
+        policy = np.array([i.signal.out_of_range for i in infos], dtype=object)
+        idx = np.flatnonzero(hit)
+        rule = np.where(away[idx], "outside_plant", np.where(non_finite[idx], "non_finite", "out_of_range")).astype(object)
+        action = np.where(rule == "out_of_range", policy[sid[idx]], np.where(rule == "non_finite", _NULL, "excluded")).astype(object)
+        parts.append(Flagged(columns[sid[idx]], payloads[sid[idx]], batch.num_ts[idx], v[idx], rule, action,
+                             np.full(len(idx), name, dtype=object)))
+        drop[idx] = action != _KEEP
+    t_away = outside[batch.txt_sid] if len(batch.txt_sid) else np.zeros(0, bool)
+    if t_away.any():
+        idx = np.flatnonzero(t_away)
+        codes = pd_codes(batch.txt_val[idx])
+        parts.append(Flagged(columns[batch.txt_sid[idx]], payloads[batch.txt_sid[idx]], batch.txt_ts[idx],
+                             codes.astype(np.float64), np.full(len(idx), "outside_plant", dtype=object),
+                             np.full(len(idx), "excluded", dtype=object), np.full(len(idx), name, dtype=object)))
+    if not drop.any() and not t_away.any():
+        return batch if len(parts) == 1 else replace(batch, flagged=Flagged.concat(parts))
     return replace(
         batch,
         num_sid=sid[~drop],
         num_ts=batch.num_ts[~drop],
         num_val=v[~drop],
-        flagged=Flagged.concat([batch.flagged, flagged]),
+        txt_sid=batch.txt_sid[~t_away],
+        txt_ts=batch.txt_ts[~t_away],
+        txt_val=batch.txt_val[~t_away],
+        flagged=Flagged.concat(parts),
     )
+
+
+def pd_codes(values: np.ndarray) -> np.ndarray:
+    """Stable small integers for text values (so distinct text samples stay distinct when counted)."""
+    import pandas as pd
+
+    return pd.factorize(values.astype(str))[0]
+
+
+def _outside_plant(catalog: Catalog, info, plant: set[str] | None) -> bool:
+    if plant is not None and info.hierarchy not in plant:
+        return True
+    return info.signal.known and info.signal.level != catalog.hierarchy_level(info.hierarchy)
 
 
 def summarize_flagged(flagged: Flagged, catalog: Catalog) -> dict[str, dict]:
     """The day's flagged samples, deduplicated across files: `out_of_range` and `non_finite`
     sections, per "hierarchy/column": count, min, max, bounds, action, and the files they came from."""
-    out: dict[str, dict] = {"out_of_range": {}, "non_finite": {}}
+    out: dict[str, dict] = {k: {} for k in FLAGGED_SECTIONS}
     if not len(flagged):
         return out
     import pandas as pd
@@ -107,7 +141,7 @@ def summarize_flagged(flagged: Flagged, catalog: Catalog) -> dict[str, dict]:
         if rule == "out_of_range":
             sig = catalog.signal(str(g["payload"].iloc[0]))
             entry.update(min=float(g["value"].min()), max=float(g["value"].max()), bounds=list(sig.bounds) if sig.bounds else None)
-        else:
+        elif rule == "non_finite":
             entry["values"] = sorted({repr(float(x)) for x in g["value"]})
         entry["files"] = dict(files.most_common(MAX_FILES))
         if len(files) > MAX_FILES:
@@ -187,6 +221,7 @@ def day_report(day: date, raw_rows: int, tables: list, flagged_summary: dict[str
             report[section].update(entries)
     for section in ("out_of_range", "non_finite"):
         report[section] = {k: v for k, v in flagged_summary.get(section, {}).items() if k.split("/", 1)[0] in built}
+    report["outside_plant"] = dict(flagged_summary.get("outside_plant", {}))  # no hierarchy of the plant to own it
     return _with_totals(report)
 
 
@@ -205,7 +240,7 @@ def merge_reports(old: dict | None, new: dict) -> dict:
 
 def _with_totals(report: dict) -> dict:
     distinct_written = sum(h["distinct_rows"] for h in report["hierarchies"].values())
-    removed = sum(e["count"] for s in ("out_of_range", "non_finite") for e in report[s].values() if e["action"] != _KEEP)
+    removed = sum(e["count"] for s in FLAGGED_SECTIONS for e in report[s].values() if e["action"] != _KEEP)
     distinct = distinct_written + removed
     report["rows"] = {
         "raw": report["raw_rows"],
@@ -217,6 +252,7 @@ def _with_totals(report: dict) -> dict:
         "new_text_values": sum(sum(v.values()) for v in report["new_text_values"].values()),
         "out_of_range": sum(e["count"] for e in report["out_of_range"].values()),
         "non_finite": sum(e["count"] for e in report["non_finite"].values()),
+        "outside_plant": sum(e["count"] for e in report["outside_plant"].values()),
         "unknown_payloads": len({k.split("/", 1)[1] for k in report["unknown_payloads"]}),
         "unknown_tag_keys": len({k.split("/", 1)[1] for k in report["unknown_tag_keys"]}),
     }
@@ -284,6 +320,12 @@ def summary_lines(reports: list[dict]) -> list[str]:
             f"out-of-range samples ({days['out_of_range']} day(s); {acts}): {sum(out_of_range.values())} "
             f"in {len(out_of_range)} column(s): {examples(out_of_range)}"
         )
+    outside: Counter = Counter()
+    for r in reports:
+        for column, e in r["outside_plant"].items():
+            outside[column] += e["count"]
+    if outside:
+        lines.append(f"samples outside the plant, not written ({days['outside_plant']} day(s)): {sum(outside.values())}: {examples(outside)}")
     if non_finite:
         lines.append(f"non-finite samples, treated as missing ({days['non_finite']} day(s)): {sum(non_finite.values())}: {examples(non_finite)}")
     if payloads:

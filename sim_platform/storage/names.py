@@ -8,6 +8,7 @@ download side of the sync and by the local-folder backend, so both refuse exactl
 from __future__ import annotations
 
 import re
+import os
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -93,9 +94,27 @@ def temp_path_for(final: Path) -> Path:
     Hidden and ending in `.simtmp`: folder scans skip such files, so a transfer killed half way
     leaves a file no later run can take for the complete one.
     """
-    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+    return final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
 
 
 def is_temp_name(filename: str) -> bool:
     """True for names made by `temp_path_for`."""
     return filename.startswith(".") and filename.endswith(TEMP_SUFFIX)
+
+
+def temp_is_orphaned(filename: str) -> bool:
+    """True for a temporary file whose writing process is gone (its pid is in the name; names
+    without one come from before pids were recorded, and their writers are long gone)."""
+    m = re.search(r"\.(\d+)-[0-9a-f]{12}" + re.escape(TEMP_SUFFIX) + "$", filename)
+    if not m:
+        return True
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

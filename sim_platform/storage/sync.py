@@ -43,6 +43,7 @@ from sim_platform.storage.errors import (
 from sim_platform.storage.logs import redact, transfer_log
 from sim_platform.storage.names import (
     is_temp_name,
+    temp_is_orphaned,
     normalise_prefix,
     resolve_inside,
     safe_relative_path,
@@ -361,9 +362,12 @@ def sync_down(
         target.mkdir(parents=True, exist_ok=True)
         local, leftovers = scan_folder(target)
         log.info("listed %d blob(s) and %d local file(s)", len(blobs), len(local))
-        if leftovers:
-            log.warning("%d temporary *.simtmp file(s) from an interrupted run are in %s; they are ignored "
-                        "and safe to delete", len(leftovers), target)
+        orphans = [p for p in leftovers if temp_is_orphaned(p.name)]
+        for path in orphans:  # partial downloads of runs that were killed: their blobs are fetched again
+            path.unlink(missing_ok=True)
+        if orphans:
+            log.warning("removed %d temporary *.simtmp file(s) left in %s by an interrupted run",
+                        len(orphans), target)
 
         def download_one(blob: BlobInfo) -> tuple[str, int]:
             rel = blob.name[len(prefix):]

@@ -69,13 +69,16 @@ def unknown_layout_hdf5(p: Path):
 
 CASES = {
     # name: (file name, maker, reason pattern, is the day of the bad file still written?)
-    "corrupt parquet": ("2024/07/06/bad.parquet", corrupt_parquet, "corrupt or truncated parquet", True),
-    "truncated parquet": ("2024/07/06/bad.parquet", truncated_parquet, "corrupt or truncated parquet", True),
-    "unknown layout parquet": ("2024/07/06/bad.parquet", unknown_layout_parquet, "unknown layout", True),
+    # A bad file fails its day, whether it is refused while planning or while reading: its day
+    # (from its metadata, else from the date in its path) keeps its previous output. A run file
+    # whose day cannot be told at all protects only days that already have output (none here).
+    "corrupt parquet": ("2024/07/06/bad.parquet", corrupt_parquet, "corrupt or truncated parquet", False),
+    "truncated parquet": ("2024/07/06/bad.parquet", truncated_parquet, "corrupt or truncated parquet", False),
+    "unknown layout parquet": ("2024/07/06/bad.parquet", unknown_layout_parquet, "unknown layout", False),
     "non-numeric value": ("2024/07/06/bad.parquet", non_numeric_value, "non-numeric value 'abc' in numeric series module_voltage", False),
-    "timestamps out of range": ("2024/07/06/bad.parquet", timestamps_out_of_range, "out of range", True),
-    "empty file (no rows)": ("2024/07/06/bad.parquet", empty_rows, "empty file", True),
-    "empty file (no bytes)": ("2024/07/06/bad.parquet", empty_bytes, "empty file: 0 bytes", True),
+    "timestamps out of range": ("2024/07/06/bad.parquet", timestamps_out_of_range, "out of range", False),
+    "empty file (no rows)": ("2024/07/06/bad.parquet", empty_rows, "empty file", False),
+    "empty file (no bytes)": ("2024/07/06/bad.parquet", empty_bytes, "empty file: 0 bytes", False),
     "malformed tags": ("2024/07/06/bad.parquet", malformed_tags, "malformed tags", False),
     "corrupt hdf5": ("run_09/sample_01.h5", corrupt_hdf5, "corrupt or truncated HDF5", True),
     "truncated hdf5": ("run_09/sample_01.h5", truncated_hdf5, "corrupt or truncated HDF5", True),

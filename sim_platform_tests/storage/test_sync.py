@@ -7,6 +7,8 @@ and through the HTTP requests actually sent (`backend.http`, a raw_request_hook)
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 
 from sim_platform.storage.sync import sync_down, sync_up
 from sim_platform_tests.storage.conftest import new_container
@@ -130,7 +132,7 @@ def test_prefix_is_a_folder(backend, tmp_path):
     assert tree_md5(tmp_path / "dst") == expected_md5(content)
 
 
-def test_changed_local_copy_is_replaced_and_leftover_temp_ignored(backend, tmp_path):
+def test_changed_local_copy_is_replaced_and_leftover_temp_removed(backend, tmp_path):
     content = make_runs(tmp_path / "src")
     sync_up(backend.store, tmp_path / "src", log_dir=tmp_path / "logs")
     dst = tmp_path / "dst"
@@ -143,14 +145,20 @@ def test_changed_local_copy_is_replaced_and_leftover_temp_ignored(backend, tmp_p
     (dst / flipped).write_bytes(bytes(data))  # same size, wrong bytes
     leftover = dst / "run_00" / ".sample_02.h5.0123456789ab.simtmp"  # what a killed run leaves
     leftover.write_bytes(b"half")
+    dead = _dead_pid()
+    orphan = dst / "run_00" / f".sample_03.h5.{dead}-0123456789ab.simtmp"  # a dead writer's, by pid
+    orphan.write_bytes(b"half")
+    live = dst / "run_00" / f".sample_03.h5.{os.getpid()}-0123456789ab.simtmp"  # a live writer's: left alone
+    live.write_bytes(b"busy")
     report = sync_down(backend.store, dst, log_dir=tmp_path / "logs")
     assert report.ok
     # the two damaged copies are replaced; sample_02 is fetched because the temp file is not taken for it
     assert report.transferred == sorted([truncated, flipped, "run_00/sample_02.h5"] + [
         n for n in content if not n.startswith("run_00/")])
     files = tree_md5(dst)
-    assert files.pop("run_00/.sample_02.h5.0123456789ab.simtmp") == hashlib.md5(b"half").hexdigest()
-    assert files == expected_md5(content)
+    assert files.pop(f"run_00/{live.name}") == hashlib.md5(b"busy").hexdigest()
+    assert files == expected_md5(content)  # the interrupted runs' temporaries are gone
+    assert "removed 2 temporary *.simtmp file(s)" in (tmp_path / "logs" / "download.log").read_text()
     # and a folder holding a leftover temp file never uploads it
     report = sync_up(backend.store, dst, prefix="copy/", log_dir=tmp_path / "logs")
     assert sorted(remote_md5(backend.store, "copy/")) == sorted("copy/" + n for n in content)
@@ -235,3 +243,10 @@ def test_parallel_sync_of_many_small_files(backend, tmp_path):
     report = sync_down(backend.store, tmp_path / "dst", concurrency=8, log_dir=tmp_path / "logs")
     assert report.ok and report.downloads == 60
     assert tree_md5(tmp_path / "dst") == expected_md5(content)
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
