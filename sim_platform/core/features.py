@@ -2,13 +2,17 @@
 
 The row is what a model or an analyst asks about a module's day: how its voltage, current, state of
 charge and temperature ranged, how much energy went in and out, how far its cells drifted apart, how
-much of the day was actually measured, and how long the plant ran. Every statistic is taken over
+much of the day was actually measured, how long the plant spent in each state, how often it changed
+state and when it first faulted (the fault label of a training set). Every statistic is taken over
 the day's 5-second bins as stored (forward-filled bins count like real ones, up to each signal's fill
 limit); `real_bin_share` and `valid_bins` tell how much of that rests on real samples.
 
 `FEATURE_SCHEMA` is the one source of truth for the columns: each field carries its `unit` and
 `formula` as metadata, the warehouse creates its table from it and `feature_docs()` renders the
-documentation from it (docs/gold_features.md).
+documentation from it (docs/gold_features.md). The state columns are built from the packaged signal
+catalog: one `{state}_hours` per `known_values` entry of `system_state`, in catalog order, and the
+fault label from its `fault_values`; adding a known state to the catalog adds a column (and so needs
+a warehouse migration, as any schema change).
 
 Sign convention (measured, see docs/gold_features.md): on the real plant `module_current > 0` is
 DISCHARGE. Over the active sample days the SoC falls while the current is positive (correlation of
@@ -19,13 +23,15 @@ P = V x I > 0 is energy leaving the module, P < 0 is energy going in.
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sim_platform.core.catalog import default_catalog
 from sim_platform.core.layout import StoredDay
 from sim_platform.core.resample import BIN_MS, BINS_PER_DAY, REAL_ANY
 
@@ -51,6 +57,24 @@ _STATS = {
 }
 _BINS = "the day's 5-second bins"
 _ENERGY = f"over {_BINS} where module_voltage and module_current are both non-null and V x I"
+#: the plant state: its silver column, the states the catalog knows (one hours column each, in catalog
+#: order) and those that mean a fault
+STATE_COLUMN = "system_state"
+_STATE_SIGNAL = default_catalog().signals.get(STATE_COLUMN)
+KNOWN_STATES: tuple[str, ...] = tuple((_STATE_SIGNAL.known_values or ()) if _STATE_SIGNAL else ())
+FAULT_STATES: tuple[str, ...] = tuple(_STATE_SIGNAL.fault_values if _STATE_SIGNAL else ())
+#: how first_fault_time is written: ISO 8601 UTC text (the warehouse has no timestamp type yet)
+FAULT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def state_hours_column(state: str) -> str:
+    """`run_hours` for RUN: the state in lower case, anything but letters and digits as `_`."""
+    return f"{re.sub(r'[^0-9a-z]+', '_', state.lower()).strip('_')}_hours"
+
+
+STATE_HOURS = {state: state_hours_column(state) for state in KNOWN_STATES}
+if len(set(STATE_HOURS.values())) != len(STATE_HOURS) or "other_state_hours" in STATE_HOURS.values():
+    raise ValueError(f"system_state known_values give clashing column names: {STATE_HOURS}")
 
 
 def _field(name: str, type_: pa.DataType, unit: str, formula: str, nullable: bool = True) -> pa.Field:
@@ -84,10 +108,24 @@ FEATURE_SCHEMA = pa.schema(
         _field("weakest_cell_mean_v", pa.float64(), "V", "that lowest per-cell mean voltage"),
         _field("real_bin_share", pa.float64(), "1",
                f"bins with a real (not forward-filled) sample in any module column / {BINS_PER_DAY}"),
-        _field("run_hours", pa.float64(), "h", f"bins with system_state = RUN x {BIN_S:g} s / 3600"),
-        _field("idle_hours", pa.float64(), "h", f"bins with system_state = IDLE x {BIN_S:g} s / 3600"),
+        *(
+            _field(column, pa.float64(), "h", f"bins with system_state = {state} x {BIN_S:g} s / 3600")
+            for state, column in STATE_HOURS.items()
+        ),
+        _field("other_state_hours", pa.float64(), "h",
+               f"bins with a non-null system_state that is not one of the catalog's known_values x {BIN_S:g} s / 3600"),
+        _field("other_state_hours_map", pa.string(), "JSON",
+               'those states and their hours, a JSON object {"STATE": hours} with sorted keys; "{}" when none'),
+        _field("state_transitions", pa.int32(), "count",
+               "number of bins whose system_state differs from the previous non-null one (null bins are skipped)"),
+        _field("first_fault_time", pa.string(), "UTC",
+               f"start of the first bin whose system_state is one of the catalog's fault_values "
+               f"({', '.join(FAULT_STATES) or 'none'}), ISO 8601 text YYYY-MM-DDTHH:MM:SSZ; null when none"),
     ]
 )
+#: the columns `_state_features` fills
+_STATE_FEATURES = (*STATE_HOURS.values(), "other_state_hours", "other_state_hours_map", "state_transitions",
+                   "first_fault_time")
 
 
 def quarter_of(day: date) -> str:
@@ -153,11 +191,33 @@ def _cells(table: pa.Table | None) -> tuple:
     )
 
 
-def _state_hours(system: StoredDay | None, state: str) -> float | None:
-    if system is None or "system_state" not in system.table.column_names:
-        return None
-    bins = pc.sum(pc.equal(system.table["system_state"], state), min_count=0).as_py()
-    return bins * BIN_S / 3600
+def _state_features(system: StoredDay | None) -> dict:
+    """Hours per state, other states, transitions and the first fault, from the system day's
+    system_state; all null when that day or that column is missing."""
+    if system is None or STATE_COLUMN not in system.table.column_names:
+        return dict.fromkeys(_STATE_FEATURES)
+    table = system.table
+    if table.num_rows > 1 and not pc.all(pc.greater_equal(table["timestamp"][1:], table["timestamp"][:-1])).as_py():
+        table = table.sort_by("timestamp")
+    encoded = pc.cast(table[STATE_COLUMN], pa.string()).combine_chunks().dictionary_encode()  # nulls stay null
+    words = encoded.dictionary.to_pylist()
+    present = encoded.is_valid().to_numpy(zero_copy_only=False)
+    bins = np.flatnonzero(present)  # the non-null bins, in time order
+    seen = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)[bins]
+    counts = np.bincount(seen, minlength=len(words))
+    hours = {w: int(n) * BIN_S / 3600 for w, n in zip(words, counts) if n}
+    other = {w: h for w, h in sorted(hours.items()) if w not in STATE_HOURS}
+    out = {column: hours.get(state, 0.0) for state, column in STATE_HOURS.items()}
+    out["other_state_hours"] = float(sum(other.values()))
+    out["other_state_hours_map"] = json.dumps(other, sort_keys=True)
+    out["state_transitions"] = int(np.count_nonzero(seen[1:] != seen[:-1]))
+    is_fault = np.array([w in FAULT_STATES for w in words], bool)
+    faults = bins[is_fault[seen]]
+    out["first_fault_time"] = None
+    if len(faults):
+        ns = pc.cast(table["timestamp"], pa.timestamp("ns", tz="UTC")).cast(pa.int64())[int(faults[0])].as_py()
+        out["first_fault_time"] = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).strftime(FAULT_TIME_FORMAT)
+    return out
 
 
 def module_day_features(module: StoredDay | None, system: StoredDay | None, day: date, phase_module: str) -> pa.Table:
@@ -186,8 +246,7 @@ def module_day_features(module: StoredDay | None, system: StoredDay | None, day:
     row["soc_swing"] = row["soc_max"] - row["soc_min"] if row["soc_max"] is not None else None
     row["cell_spread_mean_v"], row["cell_spread_max_v"], row["weakest_cell"], row["weakest_cell_mean_v"] = _cells(table)
     row["real_bin_share"] = (module.real_bins.get(REAL_ANY, 0) if module is not None else 0) / BINS_PER_DAY
-    row["run_hours"] = _state_hours(system, "RUN")
-    row["idle_hours"] = _state_hours(system, "IDLE")
+    row.update(_state_features(system))
     return pa.Table.from_pylist([row], schema=FEATURE_SCHEMA)
 
 

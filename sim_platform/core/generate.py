@@ -14,11 +14,52 @@ What is reproduced (measured on ../shared/data/telemetry, 2024-07-05, see the RE
 Everything derives from `numpy.random.default_rng([seed, day_index])`, so a day's content depends
 only on the seed and its position, not on how days are split into runs, and output is bit-identical
 for a seed. A run is a contiguous stretch of days; runs follow each other in time.
+
+Rare behaviour (`rare=True`, off by default; `sim-platform generate --rare`). The real plant now and
+then does what the statistics above never show. Each kind is decided per day, independently, from
+its own generator `default_rng([seed, day_index, 7, kind])`, never from the one above: with
+`rare=False` the output is bit-identical to what it always was, and with `rare=True` every sample
+time stays where it was (only states, values and the extra series below differ). Per day:
+
+| kind | probability per day | what |
+|---|---|---|
+| start-up | 0.30 | INIT 1-3 min, then READY 1-5 min, just before the day's first RUN (else at a random time) |
+| ERROR | 0.15 | from a random RUN second (70 %) or any time, log-uniform 2 min - 4 h; then INIT 1-3 min and READY 1-5 min; the interrupted RUN cycle is not resumed (IDLE) |
+| EMERGENCY | 0.05 | like ERROR, 1-15 min |
+| SERVICE | 0.10 | 5-60 min of a state the packaged catalog does not know ("SERVICE"), then INIT/READY |
+| sensor glitch | 0.30 | 1-2 module series (temperature, voltage or SoC) get 1-5 existing samples replaced by impossible values (6553.5 or -273.2 degC, 65535 V, SoC 2.55) |
+| non-finite | 0.10 | 1-5 existing samples of one module_current or module_voltage series become "NaN" |
+| new payload | 0.15 | `module_insulation_resistance_kohm` on one module (every ~60 s for 3-10 h) or `system_fan_speed_rpm` (every ~90 s for 4-16 h): some hundreds of samples |
+| new tag key | 0.10 | one module's module_temperature carries `("firmware", "2")` from a random time (10-90 % of the day) on |
+| schema drift | 0.25 | telemetry only: 1-4 of the day's 15-minute files (`default_rng([seed, day_index, 8])`) are written with one of DRIFT_KINDS, uniformly |
+
+Faults zero the current (also INIT, READY and SERVICE): only RUN carries the setpoint. A fault day
+stays mostly IDLE/RUN (the longest ERROR is 4 h, 17 % of the day). Glitches and NaN replace the
+value of an existing sample (never a new sample at an existing time) and never touch the same sample
+twice, nor a series with the extra tag. Drift kinds, same rows as the normal layout otherwise:
+`value_double` (value as float64; text rows cannot be doubles, so a window with text rows is split
+into a normal file with its text rows and the float64 file with the rest: the real exporter, too,
+writes more than one file per window), `tags_map` (map<string, string>), `timestamp_ms` (int64 epoch
+milliseconds), `timestamp_type` (timestamp[ms, tz=UTC]), `extra_column` (`exporter_version` string),
+`pandas_index` (a pandas index column `__index_level_0__` with pandas metadata, as the real
+exports have; the normal generated files have none).
+
+HDF5 run files carry every kind except the drift (their layout is ours): text values, NaN, new
+payloads (numeric, unit "") and new tag keys (a series of their own, `<hierarchy>__<column>`).
+
+With `rare=True`, `generate` writes `out/injected.json`, exactly what the days contain:
+`{"seed": S, "days": {"YYYY-MM-DD": {"text_values": {payload: {value: n}}, "out_of_range":
+{"hierarchy/column": n}, "non_finite": {...}, "unknown_payloads": {payload: n}, "unknown_tag_keys":
+{key: n}, "drift": {file name: kind}}}}`; every n counts distinct samples (series with its tags,
+timestamp, value), before the exporter's duplication. It is computed from the final series with the
+packaged catalog (`day_manifest`), not from the injection bookkeeping.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,6 +74,25 @@ PHASES = (1, 2, 3)
 MODULES = tuple(range(1, 9))
 CELLS = tuple(range(1, 15))
 MASTER = ("message_source", "master")
+
+# ------------------------------------------------------------------ rare behaviour (rare=True only)
+IDLE, RUN, INIT, READY, ERROR, EMERGENCY, SERVICE = range(7)
+#: text of each state code; SERVICE is a state the packaged catalog does not know
+STATE_NAMES = np.array(["IDLE", "RUN", "INIT", "READY", "ERROR", "EMERGENCY", "SERVICE"], dtype=object)
+P_STARTUP, P_ERROR, P_EMERGENCY, P_SERVICE = 0.30, 0.15, 0.05, 0.10
+P_GLITCH, P_NON_FINITE, P_NEW_PAYLOAD, P_NEW_TAG, P_DRIFT = 0.30, 0.10, 0.15, 0.10, 0.25
+#: impossible values a module sensor reports when it glitches (all outside the catalog bounds)
+GLITCHES = {
+    "module_temperature": (6553.5, -273.2),
+    "module_voltage": (65535.0,),
+    "module_state_of_charge": (2.55,),
+}
+NEW_PAYLOADS = ("module_insulation_resistance_kohm", "system_fan_speed_rpm")
+NEW_TAG = ("firmware", "2")
+DRIFT_KINDS = ("value_double", "tags_map", "timestamp_ms", "timestamp_type", "extra_column", "pandas_index")
+MANIFEST = "injected.json"
+#: sub-seeds of the rare generators: default_rng([seed, day_index, 7, kind])
+_K_STATES, _K_TAG, _K_GLITCH, _K_NON_FINITE, _K_PAYLOAD = range(5)
 
 
 @dataclass
@@ -71,12 +131,14 @@ def _states(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return state, setpoint
 
 
-def synth_day(seed: int, day_index: int, day: date) -> list[SynthSeries]:
-    """All distinct samples of one simulated day."""
+def synth_day(seed: int, day_index: int, day: date, rare: bool = False) -> list[SynthSeries]:
+    """All distinct samples of one simulated day (with the plant's rare behaviour when `rare`)."""
     rng = np.random.default_rng([seed, day_index])
     t0 = day_start_ms(day)
     burst = _burst_seconds(rng)
     state, setpoint = _states(rng)
+    if rare:
+        _rare_states(_rare_rng(seed, day_index, _K_STATES), state, setpoint)
     out: list[SynthSeries] = []
 
     def fast(payload, tags, value_of_second, present=0.6, noise=0.0):
@@ -102,7 +164,7 @@ def synth_day(seed: int, day_index: int, day: date) -> list[SynthSeries]:
             temp = 19.5 + 1.2 * daily + 0.03 * np.abs(current) + rng.uniform(-0.8, 0.8)
             phase_current += current / len(MODULES)
             fast("module_voltage", hm, lambda s, v=volt: v[s], noise=0.02)
-            fast("module_current", hm, lambda s, c=current: np.where(state[s] > 0, c[s], 0.0))
+            fast("module_current", hm, lambda s, c=current: np.where(state[s] == RUN, c[s], 0.0))
             fast("module_state_of_charge", hm, lambda s, x=soc: x[s], noise=0.0005)
             fast("battery_voltage", hm + (("battery", "1"),), lambda s, v=volt: v[s] - 0.3, noise=0.02)
             slow("module_temperature", hm, 117, lambda s, x=temp: x[s], 0.1)
@@ -122,8 +184,162 @@ def synth_day(seed: int, day_index: int, day: date) -> list[SynthSeries]:
     for key, base in (("cb_temp_core", 42.0), ("cb_temp_mcp9701", 40.0)):
         slow("debug_value", (("debug_value_key", key),), 137, lambda s, b=base: b + 3 * daily[s], 0.5)
     secs = burst[rng.random(len(burst)) < 0.6]
-    out.append(SynthSeries("system_state", (MASTER,), t0 + secs * 1000, np.where(state[secs] > 0, "RUN", "IDLE").astype(object)))
+    out.append(SynthSeries("system_state", (MASTER,), t0 + secs * 1000, STATE_NAMES[state[secs]]))
+    if rare:
+        _rare_series(seed, day_index, out, state, t0)
     return out
+
+
+def _rare_rng(seed: int, day_index: int, kind: int) -> np.random.Generator:
+    return np.random.default_rng([seed, day_index, 7, kind])
+
+
+def _startup(state: np.ndarray, t: int, rng: np.random.Generator) -> int:
+    """INIT for 1-3 min then READY for 1-5 min from second `t`; returns the second after READY."""
+    init, ready = int(rng.integers(60, 181)), int(rng.integers(60, 301))
+    state[t : t + init] = INIT
+    state[t + init : t + init + ready] = READY
+    return min(t + init + ready, DAY_S)
+
+
+def _fault(state: np.ndarray, code: int, duration: int, rng: np.random.Generator) -> None:
+    """A fault from a RUN second (70 %, when the day has one) or any time; then the start-up sequence.
+    The interrupted RUN cycle is not resumed: its rest is IDLE."""
+    run = np.flatnonzero(state == RUN)
+    start = int(rng.choice(run)) if len(run) and rng.random() < 0.7 else int(rng.integers(0, DAY_S - 600))
+    end = min(start + duration, DAY_S)
+    rest = np.flatnonzero(state[end:] != RUN)
+    state[end : end + (int(rest[0]) if len(rest) else DAY_S - end)] = IDLE
+    state[start:end] = code
+    _startup(state, end, rng)
+
+
+def _rare_states(rng: np.random.Generator, state: np.ndarray, setpoint: np.ndarray) -> None:
+    """Start-up sequences, SERVICE, ERROR and EMERGENCY over the IDLE/RUN plan (later ones win);
+    only RUN keeps its current setpoint."""
+    if rng.random() < P_STARTUP:
+        run = np.flatnonzero(state == RUN)
+        first = int(run[0]) if len(run) else int(rng.integers(600, DAY_S - 600))
+        _startup(state, max(first - 480, 0), rng)  # ends at most 8 min later: at or before the first RUN
+    if rng.random() < P_SERVICE:
+        start = int(rng.integers(0, DAY_S - 600))
+        end = min(start + int(rng.integers(300, 3601)), DAY_S)
+        state[start:end] = SERVICE
+        _startup(state, end, rng)
+    if rng.random() < P_ERROR:
+        _fault(state, ERROR, int(np.exp(rng.uniform(np.log(120), np.log(4 * 3600)))), rng)
+    if rng.random() < P_EMERGENCY:
+        _fault(state, EMERGENCY, int(rng.integers(60, 901)), rng)
+    setpoint[state != RUN] = 0.0
+
+
+def _rare_series(seed: int, day_index: int, out: list[SynthSeries], state: np.ndarray, t0: int) -> None:
+    """New tag key, sensor glitches, NaN and new payloads, each from its own generator."""
+    def module_series(payload: str, p: int, m: int) -> int:
+        tags = (("phase", str(p)), ("module", str(m)), MASTER)
+        return next(i for i, s in enumerate(out) if s.payload_type == payload and s.tags == tags)
+
+    def pick_module(rng) -> tuple[int, int]:
+        return int(rng.choice(PHASES)), int(rng.choice(MODULES))
+
+    rng = _rare_rng(seed, day_index, _K_TAG)
+    if rng.random() < P_NEW_TAG:  # a firmware update: from `cut` on the series carries a new tag
+        i = module_series("module_temperature", *pick_module(rng))
+        s = out[i]
+        cut = t0 + int(rng.integers(DAY_S // 10, DAY_S * 9 // 10)) * 1000
+        after = s.ts_ms >= cut
+        out[i] = SynthSeries(s.payload_type, s.tags, s.ts_ms[~after], s.values[~after])
+        out.append(SynthSeries(s.payload_type, s.tags + (NEW_TAG,), s.ts_ms[after], s.values[after]))
+
+    touched: dict[int, set[int]] = {}
+
+    def replace_values(rng, i: int, n: int, value: float) -> None:
+        """`n` existing samples of series `i` (not yet touched) get `value`."""
+        free = np.setdiff1d(np.arange(len(out[i].ts_ms)), sorted(touched.get(i, ())))
+        take = rng.choice(free, min(n, len(free)), replace=False)
+        out[i].values[take] = value
+        touched.setdefault(i, set()).update(int(t) for t in take)
+
+    rng = _rare_rng(seed, day_index, _K_GLITCH)
+    if rng.random() < P_GLITCH:
+        for _ in range(int(rng.integers(1, 3))):
+            payload = str(rng.choice(list(GLITCHES)))
+            value = _f32(np.array([rng.choice(GLITCHES[payload])]))[0]
+            replace_values(rng, module_series(payload, *pick_module(rng)), int(rng.integers(1, 6)), value)
+    rng = _rare_rng(seed, day_index, _K_NON_FINITE)
+    if rng.random() < P_NON_FINITE:
+        payload = str(rng.choice(["module_current", "module_voltage"]))
+        replace_values(rng, module_series(payload, *pick_module(rng)), int(rng.integers(1, 6)), np.nan)
+
+    rng = _rare_rng(seed, day_index, _K_PAYLOAD)
+    if rng.random() < P_NEW_PAYLOAD:
+        name = str(rng.choice(NEW_PAYLOADS))
+        if name == "module_insulation_resistance_kohm":
+            p, m = pick_module(rng)
+            tags, gap, hours = (("phase", str(p)), ("module", str(m)), MASTER), 60.0, rng.uniform(3, 10)
+        else:
+            tags, gap, hours = (MASTER,), 90.0, rng.uniform(4, 16)
+        length = int(hours * 3600)
+        start = int(rng.integers(0, DAY_S - length))
+        secs = start + np.unique(np.cumsum(rng.exponential(gap, int(length / gap * 2) + 10)).astype(np.int64))
+        secs = secs[secs < start + length]
+        if name == "module_insulation_resistance_kohm":
+            vals = rng.uniform(2000, 5000) + rng.normal(0, 25, len(secs))
+        else:
+            vals = 1400 + 700 * (state[secs] == RUN) + rng.normal(0, 30, len(secs))
+        out.append(SynthSeries(name, tags, t0 + secs * 1000, _f32(vals)))
+
+
+def day_manifest(series: list[SynthSeries], catalog: Catalog | None = None) -> dict:
+    """What a day holds beyond the catalog's expectations, in distinct samples (see the module doc):
+    text values (all of them), out-of-range and non-finite samples per "hierarchy/column", unknown
+    payloads and unknown tag keys. Drift is the writer's; it is added by `generate`."""
+    catalog = catalog or default_catalog()
+    known_keys = catalog.known_tag_keys()
+    text: dict[str, Counter] = {}
+    out_of_range, non_finite, payloads, tag_keys = Counter(), Counter(), Counter(), Counter()
+    for s in series:
+        info = catalog.place(s.payload_type, s.tags)
+        n = len(np.unique(s.ts_ms))  # one value per time in a series: distinct samples
+        if n != len(s.ts_ms):
+            raise ValueError(f"{s.payload_type} {s.tags}: two samples at one time")
+        if not info.signal.known:
+            payloads[s.payload_type] += n
+        for key in sorted({k for k, _ in s.tags} - known_keys):
+            tag_keys[key] += n
+        if s.values.dtype == object:
+            text.setdefault(s.payload_type, Counter()).update(s.values.tolist())
+            continue
+        column = f"{info.hierarchy}/{info.column}"
+        bad = ~np.isfinite(s.values)
+        if bad.any():
+            non_finite[column] += int(bad.sum())
+        if info.signal.bounds is not None:
+            lo, hi = info.signal.bounds
+            outside = int(((s.values < lo) | (s.values > hi)).sum())  # NaN is neither
+            if outside:
+                out_of_range[column] += outside
+
+    def plain(counter) -> dict:
+        return {k: int(counter[k]) for k in sorted(counter)}
+
+    return {
+        "text_values": {p: plain(c) for p, c in sorted(text.items())},
+        "out_of_range": plain(out_of_range),
+        "non_finite": plain(non_finite),
+        "unknown_payloads": plain(payloads),
+        "unknown_tag_keys": plain(tag_keys),
+        "drift": {},
+    }
+
+
+def drift_plan(seed: int, day_index: int) -> dict[int, str]:
+    """15-minute windows (0-95) of a day whose telemetry file is written with a drift kind."""
+    rng = np.random.default_rng([seed, day_index, 8])
+    if rng.random() >= P_DRIFT:
+        return {}
+    windows = rng.choice(96, int(rng.integers(1, 5)), replace=False)
+    return {int(w): str(rng.choice(DRIFT_KINDS)) for w in sorted(windows)}
 
 
 def _f32(values: np.ndarray) -> np.ndarray:
@@ -139,26 +355,45 @@ def _duplicate_counts(rng: np.random.Generator, n: int) -> np.ndarray:
 def _long_rows(series: list[SynthSeries], rng: np.random.Generator):
     """Series -> long rows with exact duplicates: (series index, ts_ms, value as text)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     sidx = np.concatenate([np.full(len(s.ts_ms), i, np.int32) for i, s in enumerate(series)])
     ts = np.concatenate([s.ts_ms for s in series])
-    text = pa.concat_arrays(
-        [
-            pa.array(s.values, pa.string()) if s.values.dtype == object else pc.cast(pa.array(s.values), pa.string())
-            for s in series
-        ]
-    )
+    text = pa.concat_arrays([_as_text(s.values) for s in series])
     reps = _duplicate_counts(rng, len(ts))
     take = np.repeat(np.arange(len(ts)), reps)
     return sidx[take], ts[take], text.take(pa.array(take))
 
 
-def write_telemetry_day(folder: Path, series: list[SynthSeries], day: date, rng: np.random.Generator) -> list[Path]:
-    """One day as 15-minute telemetry exports in `folder/YYYY/MM/DD/`."""
+def _as_text(values: np.ndarray):
+    """A series' values as the exporter's text; a missing number is the text "NaN"."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if values.dtype == object:
+        return pa.array(values, pa.string())
+    text = pc.cast(pa.array(values), pa.string())
+    if np.isnan(values).any():  # Arrow writes "nan"; the field devices send "NaN"
+        text = pc.if_else(pa.array(np.isnan(values)), pa.scalar("NaN"), text)
+    return text
+
+
+def write_telemetry_day(
+    folder: Path,
+    series: list[SynthSeries],
+    day: date,
+    rng: np.random.Generator,
+    drift: dict[int, str] | None = None,
+    applied: dict[str, str] | None = None,
+) -> list[Path]:
+    """One day as 15-minute telemetry exports in `folder/YYYY/MM/DD/`.
+
+    `drift` maps windows (0-95) to a drift kind (DRIFT_KINDS) for their file; `applied` receives
+    {file name: kind} of the files actually written that way (a window without rows has no file).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    drift = drift or {}
     sidx, ts, text = _long_rows(series, rng)
     payload = pa.array([s.payload_type for s in series], pa.string())
     tags = pa.array([[list(t) for t in s.tags] for s in series], pa.list_(pa.list_(pa.string())))
@@ -185,15 +420,60 @@ def write_telemetry_day(folder: Path, series: list[SynthSeries], day: date, rng:
         stamp = day_start_ms(day) // 1000 + w * 900 + int(rng.integers(0, 60))
         name = f"telemetry-export-metrics-2-{_stamp(stamp)}-{uuid.UUID(bytes=rng.bytes(16), version=4)}.parquet"
         path = out_dir / name
+        if w in drift:
+            written = _write_drifted(path, table, drift[w], series, sidx[lo:hi], lo, stamp)
+            files += written
+            if applied is not None:
+                applied[written[-1].name] = drift[w]
+            continue
         pq.write_table(table, path, compression="snappy")
         files.append(path)
     return files
 
 
-def _stamp(epoch_s: int) -> str:
-    from datetime import datetime, timezone
+def _write_drifted(path: Path, table, kind: str, series: list[SynthSeries], sidx: np.ndarray, first_row: int, stamp: int) -> list[Path]:
+    """Write one window's rows with a drift kind; returns the files written, the drifted one last.
 
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
+    `value_double` cannot hold text: a window with text rows is split into a normal file (its text
+    rows, named like the window's files with the stamp one second later) and the float64 file.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    files = []
+    if kind == "value_double":
+        is_text = np.array([s.values.dtype == object for s in series])[sidx]
+        if is_text.any():
+            mate = uuid.uuid5(uuid.NAMESPACE_URL, path.name)
+            text_path = path.with_name(f"telemetry-export-metrics-2-{_stamp(stamp + 1)}-{mate}.parquet")
+            pq.write_table(table.filter(pa.array(is_text)), text_path, compression="snappy")
+            files.append(text_path)
+            table = table.filter(pa.array(~is_text))
+        table = table.set_column(2, "value", pc.cast(table["value"], pa.float64()))
+    elif kind == "tags_map":
+        maps = pa.array([list(s.tags) for s in series], pa.map_(pa.string(), pa.string()))
+        table = table.set_column(3, "tags", maps.take(pa.array(sidx)))
+    elif kind in ("timestamp_ms", "timestamp_type"):
+        ms = pc.multiply(table["timestamp"], 1000)
+        table = table.set_column(0, "timestamp", ms if kind == "timestamp_ms" else ms.cast(pa.timestamp("ms", tz="UTC")))
+    elif kind == "extra_column":
+        table = table.append_column("exporter_version", pa.array(["2.7.1"] * table.num_rows, pa.string()))
+    elif kind == "pandas_index":  # as pandas writes a frame with a non-default index
+        index = pd.Index(np.arange(first_row, first_row + table.num_rows), dtype="int64")
+        meta = pa.Table.from_pandas(table.slice(0, 0).to_pandas().set_index(index[:0])).schema.metadata
+        table = table.append_column("__index_level_0__", pa.array(index.to_numpy())).replace_schema_metadata(meta)
+    else:
+        raise ValueError(f"unknown drift kind {kind!r}: one of {DRIFT_KINDS}")
+    pq.write_table(table, path, compression="snappy")
+    return [*files, path]
+
+
+def _stamp(epoch_s: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d-%H-%M-%S")
 
 
 def write_hdf5_day(path: Path, series: list[SynthSeries], day: date, rng: np.random.Generator, catalog: Catalog, attrs: dict) -> Path:
@@ -210,17 +490,24 @@ def write_hdf5_day(path: Path, series: list[SynthSeries], day: date, rng: np.ran
     return path
 
 
-def _generate_day(args) -> list[Path]:
-    out, run, d, days, seed, fmt, start = args
+def _generate_day(args) -> tuple[list[Path], str, dict | None]:
+    """Write one day; returns its files, the day (ISO) and, with `rare`, its manifest entry."""
+    out, run, d, days, seed, fmt, start, rare = args
     run_dir = out / f"run_{run + 1:02d}"
     index = run * days + d
     day = start + timedelta(days=index)
-    series = synth_day(seed, index, day)
+    series = synth_day(seed, index, day, rare=rare)
+    manifest = day_manifest(series) if rare else None
     rng = np.random.default_rng([seed, index, 1])
     if fmt == "telemetry":
-        return write_telemetry_day(run_dir, series, day, rng)
+        applied: dict[str, str] = {}
+        files = write_telemetry_day(run_dir, series, day, rng, drift_plan(seed, index) if rare else None, applied)
+        if manifest is not None:
+            manifest["drift"] = dict(sorted(applied.items()))
+        return files, day.isoformat(), manifest
     attrs = {"run_id": run_dir.name, "sample": d + 1, "generator": "sim_platform.core.generate", "seed": seed}
-    return [write_hdf5_day(run_dir / f"sample_{d + 1:02d}.h5", series, day, rng, default_catalog(), attrs)]
+    files = [write_hdf5_day(run_dir / f"sample_{d + 1:02d}.h5", series, day, rng, default_catalog(), attrs)]
+    return files, day.isoformat(), manifest
 
 
 def generate(
@@ -232,12 +519,14 @@ def generate(
     start: date = date(2024, 7, 1),
     workers: int | None = None,
     progress=None,
+    rare: bool = False,
 ) -> list[Path]:
-    """Write `runs` run folders of `days` days each; returns the files written.
+    """Write `runs` run folders of `days` days each; returns the files written (the data files).
 
     hdf5: `out/run_XX/sample_YY.h5`, one file per day. telemetry: `out/run_XX/YYYY/MM/DD/*.parquet`.
     Days are generated in parallel processes (`workers`, default the core count); the output does not
-    depend on it.
+    depend on it. `rare`: the plant's rare behaviour (module docstring), and `out/injected.json`
+    saying exactly what was injected (without `rare`, an `injected.json` left in `out` is removed).
     """
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -246,9 +535,10 @@ def generate(
         raise ValueError(f"unknown format {fmt!r}: choose hdf5 or telemetry")
     if runs < 1 or days < 1:
         raise ValueError("runs and days must be at least 1")
-    tasks = [(Path(out), r, d, days, seed, fmt, start) for r in range(runs) for d in range(days)]
+    tasks = [(Path(out), r, d, days, seed, fmt, start, rare) for r in range(runs) for d in range(days)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     files: list[Path] = []
+    manifest: dict[str, dict] = {}
     if workers == 1:
         results = map(_generate_day, tasks)
     else:
@@ -257,11 +547,19 @@ def generate(
         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn"))
         results = pool.map(_generate_day, tasks)
     try:
-        for task, written in zip(tasks, results):
+        for task, (written, day, injected) in zip(tasks, results):
             files += written
+            if injected is not None:
+                manifest[day] = injected
             if progress:
                 progress(task[3] * task[1] + task[2])
     finally:
         if workers > 1:
             pool.shutdown()
+    if rare:
+        text = json.dumps({"seed": seed, "days": dict(sorted(manifest.items()))}, indent=1)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / MANIFEST).write_text(text + "\n")
+    else:  # a manifest of an earlier rare run would describe files this run has just replaced
+        (Path(out) / MANIFEST).unlink(missing_ok=True)
     return sorted(files)

@@ -156,6 +156,10 @@ class DayPublisher:
                 _roll_back(self.root, journal)
                 jpath.unlink(missing_ok=True)
                 shutil.rmtree(self.stage, ignore_errors=True)
+                try:
+                    (self.root / TRASH / self.id).rmdir()  # empty once rolled back (else kept for a person to see)
+                except OSError:
+                    pass
                 where = exc.filename or exc.filename2 or self.root
                 raise PublishError(f"{where}: cannot publish day {self.day}: {exc.strerror or exc}; its previous output is intact") from exc
             _clean(self.root, journal, jpath)
@@ -193,7 +197,7 @@ def _roll_back(root: Path, journal: dict) -> None:
     for src, dst, trash in reversed(journal["moves"]):
         target, old = root / dst, root / trash
         try:
-            if src and target.exists() and old.exists():
+            if src and not (stage / src).exists() and target.exists():  # this one was swapped in: take it out
                 os.rename(target, stage / src)
             if old.exists() and not target.exists():
                 os.rename(old, target)

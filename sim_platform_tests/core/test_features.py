@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from datetime import date, datetime, timezone
-
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from sim_platform.core.catalog import default_catalog
 from sim_platform.core.etl import run_etl
 from sim_platform.core.features import (
     FEATURE_SCHEMA,
@@ -25,17 +25,22 @@ from sim_platform.core.features import (
     quarter_days,
     quarter_of,
 )
+from sim_platform.core.generate import generate
 from sim_platform.core.layout import LocalTarget, StoredDay, read_stored_day
 from sim_platform_tests.conftest import REPO
 
 DAY = date(2024, 7, 1)
 NAN = np.nan
+STATE = default_catalog().signals["system_state"]
+#: the state features: one hours column per known state (catalog order), then the rest
+STATE_COLUMNS = [f"{v.lower()}_hours" for v in STATE.known_values] + [
+    "other_state_hours", "other_state_hours_map", "state_transitions", "first_fault_time"]
 
 
 def stored(columns: dict, real_any: int = 0) -> StoredDay:
     """A StoredDay whose table holds `columns` (lists, NaN/None = null) on the 5 s grid from midnight."""
     n = len(next(iter(columns.values())))
-    start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=timezone.utc)
+    start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
     table = {"timestamp": pa.array(pd.date_range(start, periods=n, freq="5s"), pa.timestamp("ns", "UTC"))}
     for name, values in columns.items():
         if name == "system_state":
@@ -111,6 +116,57 @@ def test_run_and_idle_hours_and_real_bin_share():
     assert (r["run_hours"], r["idle_hours"]) == (1.0, 0.5)
     assert r["real_bin_share"] == 0.1
     assert row(None, stored({"system_state": ["IDLE", None]}))["run_hours"] == 0.0  # known state, no RUN: 0, not null
+
+
+def hours(bins: int) -> float:
+    return bins * 5 / 3600
+
+
+def test_state_columns_are_the_catalogs_known_states():
+    assert STATE.known_values[:4] == ("INIT", "READY", "IDLE", "RUN") and set(STATE.fault_values) == {"FAULT", "ERROR", "EMERGENCY"}
+    names = FEATURE_SCHEMA.names
+    assert names[names.index("init_hours"):] == STATE_COLUMNS  # in catalog order, at the end
+    assert {"run_hours", "idle_hours"} < set(STATE_COLUMNS)
+    types = {f.name: f.type for f in FEATURE_SCHEMA}
+    assert types["state_transitions"] == pa.int32() and types["other_state_hours_map"] == pa.string()
+
+
+def test_hours_per_state_transitions_and_the_first_fault():
+    states = (["INIT"] * 12 + ["READY"] * 24 + [None] * 3 + ["READY"] * 6 + ["RUN"] * 720 + ["ERROR"] * 36
+              + [None] * 10 + ["EMERGENCY"] * 12 + ["INIT"] * 12 + ["SERVICE"] * 720 + ["IDLE"] * 360
+              + ["MAINTENANCE"] * 6 + ["IDLE"] * 6)
+    r = row(None, stored({"system_state": states}))
+    assert r["init_hours"] == hours(24) and r["ready_hours"] == hours(30) and r["run_hours"] == 1.0
+    assert r["error_hours"] == 0.05 and r["emergency_hours"] == hours(12) and r["idle_hours"] == hours(366)
+    assert r["charge_hours"] == r["discharge_hours"] == r["fault_hours"] == r["off_hours"] == 0.0
+    assert r["other_state_hours"] == pytest.approx(1.0 + hours(6), rel=1e-12)
+    assert json.loads(r["other_state_hours_map"]) == {"MAINTENANCE": hours(6), "SERVICE": 1.0}
+    assert list(json.loads(r["other_state_hours_map"])) == ["MAINTENANCE", "SERVICE"]  # sorted keys
+    # INIT>READY (the null bins between two READY bins are no change) >RUN >ERROR >EMERGENCY (null bins
+    # skipped) >INIT >SERVICE >IDLE >MAINTENANCE >IDLE
+    assert r["state_transitions"] == 9
+    assert r["first_fault_time"] == "2024-07-01T01:03:45Z"  # bin 765 = 12 + 24 + 3 + 6 + 720
+    total = sum(r[c] for c in STATE_COLUMNS if c.endswith("_hours"))
+    assert total == pytest.approx(hours(len(states) - 13), rel=1e-12)  # every non-null bin once
+
+
+def test_fault_time_is_the_first_fault_bin_in_time_order():
+    r = row(None, stored({"system_state": ["IDLE"] * 100 + ["FAULT"] + ["RUN"] + ["EMERGENCY"]}))
+    assert (r["first_fault_time"], r["fault_hours"], r["state_transitions"]) == ("2024-07-01T00:08:20Z", hours(1), 3)
+    system = stored({"system_state": ["IDLE", "RUN", "ERROR", "IDLE", "ERROR"]})
+    backwards = StoredDay(system.table.take(pa.array([4, 3, 2, 1, 0])), system.hours, system.real_bins, {})
+    r = row(None, backwards)  # rows out of order: the features still follow the timestamps
+    assert (r["first_fault_time"], r["state_transitions"]) == ("2024-07-01T00:00:10Z", 4)
+
+
+def test_state_features_without_states():
+    quiet = row(None, stored({"system_state": ["IDLE", None, "RUN", "IDLE"]}))
+    assert quiet["first_fault_time"] is None and quiet["other_state_hours_map"] == "{}"
+    assert quiet["other_state_hours"] == 0.0 and quiet["error_hours"] == 0.0 and quiet["state_transitions"] == 2
+    empty = row(None, stored({"system_state": [None, None]}))  # the column, but no state: zeros, not nulls
+    assert [empty[c] for c in STATE_COLUMNS] == [0.0] * (len(STATE_COLUMNS) - 3) + ["{}", 0, None]
+    for system in (None, stored({"phase_count": [3.0]})):  # no system day, or no system_state: all null
+        assert all(row(None, system)[c] is None for c in STATE_COLUMNS)
 
 
 def test_keys():
@@ -206,9 +262,32 @@ def oracle(root, phase_module: str, day: date) -> dict:
     real = sum(json.loads(pq.read_metadata(f).metadata[b"sim_platform"])["real_bins"]["*any*"] for f in files)
     out["real_bin_share"] = real / 17280
     system, _ = frame("system")
-    out["run_hours"] = (system["system_state"] == "RUN").sum() * 5 / 3600
-    out["idle_hours"] = (system["system_state"] == "IDLE").sum() * 5 / 3600
+    out.update(state_oracle(system.sort_values("timestamp")))
     return out
+
+
+def state_oracle(system: pd.DataFrame) -> dict:
+    """The state features by their definitions, from the system day's bins in time order."""
+    state = system["system_state"]
+    out = {f"{v.lower()}_hours": (state == v).sum() * 5 / 3600 for v in STATE.known_values}
+    seen = state.dropna()
+    other = seen[~seen.isin(STATE.known_values)].value_counts().sort_index() * 5 / 3600
+    out["other_state_hours"] = other.sum()
+    out["other_state_hours_map"] = json.dumps({k: float(v) for k, v in other.items()})
+    out["state_transitions"] = int((seen != seen.shift()).iloc[1:].sum())
+    faults = system.loc[state.isin(STATE.fault_values), "timestamp"]
+    out["first_fault_time"] = faults.iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ") if len(faults) else None
+    return out
+
+
+def same(got: dict, want: dict) -> None:
+    for name, value in want.items():
+        if name == "other_state_hours_map":
+            assert json.loads(got[name]) == pytest.approx(json.loads(value), rel=1e-9), name
+        elif value is None or isinstance(value, str):
+            assert got[name] == value, name
+        else:
+            assert got[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
 
 
 @pytest.mark.parametrize("phase_module", ["phase1_module1", "phase2_module5", "phase3_module8"])
@@ -217,8 +296,30 @@ def test_generated_day_matches_the_pandas_oracle(generated_silver, phase_module)
     got = row(read_stored_day(target, phase_module, DAY), read_stored_day(target, "system", DAY), phase_module)
     want = oracle(generated_silver, phase_module, DAY)
     assert got["run_hours"] > 0 and got["charge_energy_kwh"] + got["discharge_energy_kwh"] > 0
-    for name, value in want.items():
-        assert got[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    assert set(want) == set(FEATURE_SCHEMA.names) - {*KEY_COLUMNS, "phase", "module", "quarter"}
+    same(got, want)
+
+
+@pytest.fixture(scope="module")
+def rare_silver(tmp_path_factory):
+    """A generated day with the plant's rare states (seed 392, day 0: INIT, READY, ERROR, EMERGENCY and
+    SERVICE, which the catalog does not know) through the ETL."""
+    root = tmp_path_factory.mktemp("rare_gold")
+    generate(root / "in", runs=1, days=1, seed=392, fmt="hdf5", rare=True, workers=1)
+    assert run_etl(root / "in", root / "out", workers=2).ok
+    return root / "out"
+
+
+def test_a_day_with_faults_matches_the_pandas_oracle(rare_silver):
+    target = LocalTarget(rare_silver)
+    got = row(read_stored_day(target, "phase2_module3", DAY), read_stored_day(target, "system", DAY), "phase2_module3")
+    want = oracle(rare_silver, "phase2_module3", DAY)
+    same(got, want)
+    assert got["error_hours"] > 0.1 and got["emergency_hours"] > 0 and got["init_hours"] > 0 and got["ready_hours"] > 0
+    assert set(json.loads(got["other_state_hours_map"])) == {"SERVICE"} and got["other_state_hours"] > 0.1
+    assert got["first_fault_time"].startswith("2024-07-01T") and got["state_transitions"] >= 8
+    faults = got["error_hours"] + got["emergency_hours"]
+    assert faults < 0.2 * sum(got[c] for c in STATE_COLUMNS if c.endswith("_hours"))  # a minority of the day
 
 
 def test_one_module_day_is_fast(generated_silver):

@@ -148,3 +148,16 @@ def test_a_failure_after_the_upsert_rolls_back_the_upsert_too(wh):
     with pytest.raises(WarehouseError, match="rolled back"):
         warehouse.load_quarter(features(Q3, [1, 2], 9.0), "2024Q3", name)
     assert warehouse.read_table(name).equals(before)
+
+
+def test_state_features_round_trip(wh):
+    """The state columns as the features fill them: hours, a JSON map (quotes, commas), a count and
+    the fault time text, exactly as sent, on both engines."""
+    warehouse, name = wh
+    state = {"run_hours": 1.25, "error_hours": 0.5, "other_state_hours": 0.75, "state_transitions": 7,
+             "other_state_hours_map": '{"MAINTENANCE, B": 0.25, "SERVICE": 0.5}', "first_fault_time": "2024-07-01T01:03:45Z"}
+    table = features(Q3[:1], [1, 2], 5.0, row0=state, row1={"other_state_hours_map": "{}", "state_transitions": 0})
+    warehouse.load_quarter(table, "2024Q3", name)
+    got = warehouse.read_table(name).to_pylist()
+    assert got == table.to_pylist()
+    assert {k: got[0][k] for k in state} == state and got[1]["first_fault_time"] is None
