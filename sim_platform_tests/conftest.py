@@ -41,3 +41,18 @@ def generated_exports(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("exports")
     generate(out, runs=2, days=1, seed=5, fmt="telemetry")
     return out
+
+
+#: every kind of rare injection (states, glitches, NaN, both new payloads, the new tag key and all six
+#: drift kinds) appears in these 8 days of the generator (2024-07-01 ...); tests rely on it
+RARE_SEED, RARE_DAYS = 931, 8
+
+
+@pytest.fixture(scope="session")
+def rare_exports(tmp_path_factory) -> Path:
+    """Eight days of telemetry exports with the plant's rare behaviour, and `injected.json`."""
+    from sim_platform.core.generate import generate
+
+    out = tmp_path_factory.mktemp("rare_exports")
+    generate(out, runs=1, days=RARE_DAYS, seed=RARE_SEED, fmt="telemetry", rare=True, workers=2)
+    return out

@@ -90,17 +90,12 @@ def test_plain_output_has_no_manifest(generated_exports, tmp_path):
 # --- rare behaviour ----------------------------------------------------------------------------------
 #: every kind of rare injection (states, glitches, NaN, both new payloads, the new tag key and all six
 #: drift kinds) appears in these 8 days; end-to-end tests may rely on it
-RARE_SEED, RARE_DAYS, START = 931, 8, date(2024, 7, 1)
+from sim_platform_tests.conftest import RARE_DAYS, RARE_SEED  # noqa: E402  (the shared rare_exports fixture)
+
+START = date(2024, 7, 1)
 CATALOG = default_catalog()
 KNOWN_KEYS = CATALOG.known_tag_keys()
 BASE_COLUMNS = {"timestamp", "payload_type", "value", "tags"}
-
-
-@pytest.fixture(scope="module")
-def rare_exports(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rare_exports")
-    generate(out, runs=1, days=RARE_DAYS, seed=RARE_SEED, fmt="telemetry", rare=True, workers=2)
-    return out
 
 
 @pytest.fixture(scope="module")
