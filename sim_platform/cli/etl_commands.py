@@ -42,6 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="build a day from its good files when some of its files are bad (default: the day is not written)",
     )
+    etl.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute every day (default: a day whose inputs and configuration did not change since it was written is skipped)",
+    )
     etl.set_defaults(func=_etl)
 
     gen = sub.add_parser(
@@ -132,7 +137,7 @@ def _etl(args: argparse.Namespace) -> int:
         bar = tqdm(total=len(days), unit="day", desc="etl", file=sys.stderr)
 
     def on_day(res):
-        bar.set_postfix_str(f"{res.day} {'ok' if res.written else 'FAILED'}")
+        bar.set_postfix_str(f"{res.day} {'ok' if res.written else 'unchanged' if res.unchanged else 'FAILED'}")
         bar.update(1)
 
     try:
@@ -144,7 +149,9 @@ def _etl(args: argparse.Namespace) -> int:
             inputs = [(Path(args.input), fmt) for fmt in load_pipelines(args.config).source_formats(args.source)]
         else:
             inputs = args.input
-        summary = run_etl(inputs, args.output, args.workers, args.config, args.skip_bad_files, on_plan=on_plan, on_day=on_day)
+        summary = run_etl(
+            inputs, args.output, args.workers, args.config, args.skip_bad_files, on_plan=on_plan, on_day=on_day, force=args.force
+        )
     except (FileNotFoundError, ValueError, OSError) as exc:
         if bar is not None:
             bar.close()  # so the error has a line of its own
@@ -159,7 +166,8 @@ def _etl(args: argparse.Namespace) -> int:
         print(f"note: {folder} is inside the input: left out of it (it is the output)", file=sys.stderr)
     t = summary.totals()
     print(
-        f"days: {t['days']} ({t['days_written']} written)  raw rows: {t['raw_rows']:,}  "
+        f"days: {t['days']} ({t['days_written']} written" + (f", {t['days_unchanged']} unchanged" if t["days_unchanged"] else "")
+        + f")  raw rows: {t['raw_rows']:,}  "
         f"distinct rows: {t['distinct_rows']:,}  files written: {t['files_written']:,}  "
         f"seconds: {t['seconds']:.2f}"
     )

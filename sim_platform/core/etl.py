@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from sim_platform.core import failpoints, publish, quality
+from sim_platform.core import failpoints, manifest, publish, quality
 from sim_platform.core.catalog import Catalog, SeriesError, default_catalog, load_catalog
 from sim_platform.core.parallel import process_pool
 from sim_platform.core.inputs import InputFile, InputPlan, SourceRoot, plan_inputs, plan_sources
@@ -43,6 +43,7 @@ class DayResult:
     hierarchies: list[str] = field(default_factory=list)
     unknown_columns: list[str] = field(default_factory=list)
     quality: dict | None = None  # the day's data-quality report (core.quality), when it was written
+    unchanged: bool = False  # skipped: its inputs and configuration are those its output was built from
     failures: list[str] = field(default_factory=list)  # "path: reason"
     written: bool = False
     seconds: float = 0.0
@@ -75,6 +76,7 @@ class EtlSummary:
         return {
             "days": len(self.days),
             "days_written": sum(d.written for d in self.days),
+            "days_unchanged": sum(d.unchanged for d in self.days),
             "raw_rows": sum(d.raw_rows for d in self.days),
             "distinct_rows": sum(d.distinct_rows for d in self.days),
             "files_written": sum(len(d.files_written) for d in self.days),
@@ -138,11 +140,20 @@ def process_day(
     target: OutputTarget,
     catalog: Catalog,
     skip_bad_files: bool = False,
+    config: str | None = None,
 ) -> DayResult:
-    """Read, resample, validate and write one day (the whole job for one day, in this process)."""
+    """Read, resample, validate and write one day (the whole job for one day, in this process).
+    With `config` (a `manifest.config_digest`), the day's input manifest is published with it."""
     t0 = time.perf_counter()
     batch, errors = read_day(files, day, catalog)
-    return finish_day(batch, errors, len(files), day, target, catalog, skip_bad_files, t0)
+    prints = [manifest.fingerprint(f.path) for f in files] if config else []
+    return finish_day(batch, errors, len(files), day, target, catalog, skip_bad_files, t0, _manifest(day, files, prints, config))
+
+
+def _manifest(day: date, files: list[InputFile], prints: list, config: str | None) -> bytes | None:
+    if not config:
+        return None
+    return manifest.manifest_bytes(day, config, prints, {manifest.key(f.path): f.days for f in files})
 
 
 def finish_day(
@@ -154,8 +165,10 @@ def finish_day(
     catalog: Catalog,
     skip_bad_files: bool,
     t0: float,
+    inputs_manifest: bytes | None = None,
 ) -> DayResult:
-    """Resample, validate and write a day whose files have been read."""
+    """Resample, validate and write a day whose files have been read (with its input manifest, when
+    given, in the same unit)."""
     result = DayResult(day, files_read=files_read, failures=[str(e) for e in errors], raw_rows=batch.raw_rows)
     if errors and not skip_bad_files:
         result.failures.append(f"day {day}: not written, {len(errors)} bad input file(s)")
@@ -180,6 +193,8 @@ def finish_day(
         with publishing(target, day) as pub, ThreadPoolExecutor(WRITER_THREADS) as writers:
             written = list(writers.map(lambda hd: put_hierarchy_day(pub, hd, day), tables))
             pub.put(quality.report_relpath(day), quality.report_bytes(report))
+            if inputs_manifest is not None:
+                pub.put(manifest.manifest_relpath(day), inputs_manifest)
     except OSError as exc:  # a path that cannot be written: this day fails, its old output stays
         where = exc.filename or exc.filename2 or ""
         result.failures.append(clip(f"day {day}: not written: {where}{': ' if where else ''}{exc.strerror or exc}", 300))
@@ -221,16 +236,20 @@ def _chunks(files: list[InputFile]) -> list[list[InputFile]]:
     return chunks + ([current] if current else [])
 
 
-def _read_task(files: list[InputFile], day: date) -> tuple[RawBatch, list[InputError]]:
-    return read_day(files, day, _WORKER_STATE["catalog"])
+def _read_task(files: list[InputFile], day: date, with_prints: bool):
+    """Read a chunk of a day's files, and fingerprint them (their bytes are in the page cache now)."""
+    batch, errors = read_day(files, day, _WORKER_STATE["catalog"])
+    return batch, errors, [manifest.fingerprint(f.path) for f in files] if with_prints else []
 
 
-def _day_task(parts: list[tuple[RawBatch, list[InputError]]], files_read: int, day: date, skip_bad_files: bool) -> DayResult:
+def _day_task(parts: list, files: list[InputFile], day: date, skip_bad_files: bool, config: str | None) -> DayResult:
     t0 = time.perf_counter()
-    batches = [b for b, _ in parts]
-    errors = [e for _, errs in parts for e in errs]
+    batches = [b for b, _, _ in parts]
+    errors = [e for _, errs, _ in parts for e in errs]
+    prints = [p for _, _, ps in parts for p in ps]
     return finish_day(
-        concat_batches(batches), errors, files_read, day, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files, t0
+        concat_batches(batches), errors, len(files), day, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files, t0,
+        _manifest(day, files, prints, config),
     )
 
 
@@ -242,12 +261,15 @@ def run_etl(
     skip_bad_files: bool = False,
     on_plan: Callable[[InputPlan], None] | None = None,
     on_day: Callable[[DayResult], None] | None = None,
+    force: bool = False,
 ) -> EtlSummary:
     """Process every day of the inputs into the hour-file layout under `output_dir`.
 
     `inputs` is a folder (read with the configured sources' formats: each file by the first source
     whose patterns match its name) or explicit (folder, source) pairs from `landing.source_roots`.
     `config_path` is a pipelines file (or a bare catalog file); None: the packaged configuration.
+    A day whose inputs and configuration are those its output was built from (its manifest says so)
+    is skipped, unless `force` (see `core.manifest`).
 
     With several workers the work is a two-stage pipeline over a process pool: the files of a day
     are read (and deduplicated) in chunks of about READ_CHUNK_BYTES, then the day is merged,
@@ -260,10 +282,13 @@ def run_etl(
         raise NotADirectoryError(f"output {output} is a file, not a folder")
     recovered = publish.recover(output) if output.is_dir() else {}
     catalog = load_catalog(config_path) if config_path else default_catalog()
+    config = manifest.config_digest(config_path)
+    previous = manifest.load_manifests(output)
+    known = manifest.known_days(previous)
     if isinstance(inputs, (str, Path)):
-        plan = plan_inputs(inputs, catalog, source_formats_of(config_path), exclude=(output,))
+        plan = plan_inputs(inputs, catalog, source_formats_of(config_path), exclude=(output,), known=known)
     else:
-        plan = plan_sources(inputs, catalog, exclude=(output,))
+        plan = plan_sources(inputs, catalog, exclude=(output,), known=known)
     failpoints.hit("plan")
     if on_plan:
         on_plan(plan)
@@ -273,7 +298,11 @@ def run_etl(
     )
     days = plan.by_day()
     kept = {} if skip_bad_files else _days_kept(plan, days, output)
-    order = [d for d in sorted(days) if d not in kept]
+    same = set() if force else {
+        d for d in days
+        if d not in kept and manifest.unchanged(previous.get(d), [f.path for f in days[d]], config) and publish.has_output(output, d)
+    }
+    order = [d for d in sorted(days) if d not in kept and d not in same]
     workers = max(1, min(workers or os.cpu_count() or 1, sum(len(days[d]) for d in order) or 1))
     cat_arg = str(config_path) if config_path else None
 
@@ -284,12 +313,14 @@ def run_etl(
 
     for d, reasons in kept.items():
         done(DayResult(d, files_read=0, failures=reasons))
+    for d in sorted(same):
+        done(DayResult(d, unchanged=True))
     if order and workers == 1:
         _init_worker(cat_arg, str(output_dir))
         for d in order:
-            done(process_day(days[d], d, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files))
+            done(process_day(days[d], d, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files, config))
     elif order:
-        _run_pipeline(days, order, workers, cat_arg, str(output_dir), skip_bad_files, done)
+        _run_pipeline(days, order, workers, cat_arg, str(output_dir), skip_bad_files, done, config)
     summary.days.sort(key=lambda r: r.day)
     publish.tidy(output)
     summary.seconds = time.perf_counter() - t0
@@ -314,7 +345,7 @@ def _days_kept(plan: InputPlan, days: dict[date, list[InputFile]], output: Path)
     return kept
 
 
-def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done) -> None:
+def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done, config=None) -> None:
     from collections import deque
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -332,7 +363,7 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done) -
                 chunks = _chunks(days[d])
                 parts[d], remaining[d] = [], len(chunks)
                 for chunk in chunks:
-                    running[pool.submit(_read_task, chunk, d)] = ("read", d)
+                    running[pool.submit(_read_task, chunk, d, config is not None)] = ("read", d)
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             try:
                 for fut in finished:
@@ -341,7 +372,7 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done) -
                         parts[d].append(fut.result())
                         remaining[d] -= 1
                         if remaining[d] == 0:
-                            running[pool.submit(_day_task, parts[d], len(days[d]), d, skip_bad_files)] = ("day", d)
+                            running[pool.submit(_day_task, parts[d], days[d], d, skip_bad_files, config)] = ("day", d)
                     else:
                         del parts[d], remaining[d]
                         done(fut.result())

@@ -15,6 +15,7 @@ telling which one is right.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -142,18 +143,25 @@ def file_days(path: Path, kind: str, catalog: Catalog, source: SourceFormat | No
 
 
 def plan_inputs(
-    root: str | Path, catalog: Catalog, sources: tuple[SourceFormat, ...] | None = None, exclude: tuple[Path, ...] = ()
+    root: str | Path,
+    catalog: Catalog,
+    sources: tuple[SourceFormat, ...] | None = None,
+    exclude: tuple[Path, ...] = (),
+    known: dict | None = None,
 ) -> InputPlan:
     """Plan one folder, read with `sources` (default: telemetry exports and HDF5 runs by suffix)."""
-    return plan_sources([(Path(root), s) for s in sources or default_sources()], catalog, exclude)
+    return plan_sources([(Path(root), s) for s in sources or default_sources()], catalog, exclude, known)
 
 
-def plan_sources(roots: list[SourceRoot], catalog: Catalog, exclude: tuple[Path, ...] = ()) -> InputPlan:
+def plan_sources(
+    roots: list[SourceRoot], catalog: Catalog, exclude: tuple[Path, ...] = (), known: dict | None = None
+) -> InputPlan:
     """Plan the files of every (folder, source) pair: claim, check name collisions, date.
 
     A file belongs to the first pair, in list order, whose folder holds it and whose source's
     patterns match its name; files no pair claims are ignored (and counted). Folders in `exclude`
-    (an output folder inside the input, say) are left out whole, and noted.
+    (an output folder inside the input, say) are left out whole, and noted. `known` maps a path to
+    (size, mtime_ns, days) from earlier runs' manifests: such a file's footer is not opened again.
     """
     plan = InputPlan()
     found: dict[Path, list[SourceFormat]] = {}
@@ -205,8 +213,13 @@ def plan_sources(roots: list[SourceRoot], catalog: Catalog, exclude: tuple[Path,
 
     for path, source in sorted(accepted, key=lambda m: m[0]):
         try:
-            days = file_days(path, source.kind, catalog, source)
-            plan.files.append(InputFile(path, source.kind, path.stat().st_size, days, source))
+            st = path.stat()
+            hit = (known or {}).get(os.path.abspath(path)) if known else None
+            if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+                days = hit[2]
+            else:
+                days = file_days(path, source.kind, catalog, source)
+            plan.files.append(InputFile(path, source.kind, st.st_size, days, source))
         except InputError as exc:
             plan.failures.append(exc)
     return plan
