@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sim_platform.cli import etl_commands, gold_commands, sync_commands
+from sim_platform.cli import demo_commands, etl_commands, gold_commands, sync_commands
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Battery-storage telemetry platform: generate, ETL, gold features, plot and sync.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    demo_commands.register(sub)
     etl_commands.register(sub)
     gold_commands.register(sub)
     sync_commands.register(sub)

@@ -69,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.set_defaults(func=_generate)
 
     plot = sub.add_parser("plot", help="draw one hierarchy's day of 5-second data")
-    plot.add_argument("--output", required=True, help="the ETL output root")
+    plot.add_argument("--silver", "--from", "--output", dest="silver", required=True,
+                      help="the silver folder it reads: the ETL's --output (--output is kept as an alias)")
     plot.add_argument("--phase-module", required=True, help="hierarchy, e.g. phase1_module3, phase2 or system")
     plot.add_argument("--day", required=True, type=date.fromisoformat)
     plot.add_argument("--to", required=True, help="PNG file to write")
@@ -160,6 +161,11 @@ def _etl(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    return print_summary(summary, Path(args.output))
+
+
+def print_summary(summary, output: Path) -> int:
+    """The ETL's closing lines (counts, one line per kind of anomaly, failures); the exit status."""
     if summary.recovered:
         print(f"note: completed {summary.recovered} day publication(s) an interrupted earlier run had committed", file=sys.stderr)
     for folder in summary.excluded:
@@ -175,8 +181,8 @@ def _etl(args: argparse.Namespace) -> int:
     lines = quality.summary_lines(reports)
     if lines:
         flagged = sum(quality.has_anomalies(r) for r in reports)
-        print(f"data quality: {flagged} of {len(reports)} day(s) with value anomalies (kept and written); "
-              f"reports: {Path(args.output) / quality.QUALITY_DIR}/YYYY/MM/DD.json")
+        print(clip(f"data quality: {flagged} of {len(reports)} day(s) with value anomalies (kept and written); "
+                   f"reports: {output / quality.QUALITY_DIR}/YYYY/MM/DD.json", 300))
         for line in lines:
             print(f"  {line}")
     for dup in summary.duplicates:
@@ -240,7 +246,7 @@ def _plot(args: argparse.Namespace) -> int:
     from sim_platform.core.plots import plot_day
 
     try:
-        path = plot_day(args.output, args.phase_module, args.day, args.to)
+        path = plot_day(args.silver, args.phase_module, args.day, args.to)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -42,10 +42,11 @@ def draw_day(table: pa.Table, meta: dict, title: str, to: str | Path | None = No
             ax.set_ylabel("state")
         else:
             for c in cols:
-                ax.plot(frame["timestamp"], frame[c], lw=0.8, label=c)
+                ax.plot(frame["timestamp"], frame[c], lw=0.8, label=c.removeprefix(payload).lstrip("_") or c)
             ax.set_ylabel(f"{payload}\n[{unit}]" if unit else payload, fontsize=8)
-            if len(cols) > 1:
-                ax.legend(fontsize=6, ncol=min(7, len(cols)), loc="upper right")
+            if len(cols) > 1:  # beside the panel, never over its lines; labels without the payload name
+                ax.legend(fontsize=6, ncol=1 if len(cols) <= 8 else 2, loc="upper left", bbox_to_anchor=(1.005, 1.0),
+                          borderaxespad=0.0, frameon=False)
         ax.set_title(payload, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("time (UTC)")

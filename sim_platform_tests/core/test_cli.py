@@ -41,7 +41,7 @@ def test_etl_then_plot(small_input):
     ]
 
     png = small_input / "fig.png"
-    res = run("plot", "--output", str(out), "--phase-module", "phase1_module3", "--day", "2024-07-05", "--to", str(png))
+    res = run("plot", "--silver", str(out), "--phase-module", "phase1_module3", "--day", "2024-07-05", "--to", str(png))
     assert res.returncode == 0, res.stderr
     with Image.open(png) as img:
         assert img.format == "PNG" and img.width >= 800 and img.height >= 400
@@ -68,3 +68,26 @@ def test_atomic_write_leaves_old_file_or_new_never_partial(tmp_path):
         write_bytes_atomic(target, object())  # fails mid-write
     assert target.read_bytes() == b"old"
     assert [p.name for p in target.parent.iterdir()] == ["00.parquet"]
+
+
+def test_the_legend_of_a_many_series_panel_stays_beside_it():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    import pyarrow as pa
+
+    from sim_platform.core.plots import draw_day
+
+    cols = [f"cell_voltage_battery1_cell{i}" for i in range(1, 15)]
+    ts = pa.array(np.arange(720, dtype="int64") * 5_000_000_000, pa.timestamp("ns"))
+    table = pa.table({"timestamp": ts, **{c: np.full(720, 3.6 + i / 100) for i, c in enumerate(cols)}})
+    meta = {"columns": {c: {"payload_type": "cell_voltage", "unit": "V", "kind": "numeric"} for c in cols}}
+    fig = draw_day(table, meta, "cells")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()][:2] == ["battery1_cell1", "battery1_cell2"]
+    box, panel = legend.get_window_extent(), ax.get_window_extent()
+    assert box.x0 >= panel.x1  # beside the panel: it hides none of its lines
+    assert box.x1 <= fig.bbox.x1 + 1  # and inside the picture
