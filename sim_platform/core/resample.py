@@ -52,21 +52,27 @@ class HierarchyDay:
 
 
 def _column_plan(catalog: Catalog, batch: RawBatch) -> tuple[dict[str, dict[str, Signal]], np.ndarray, list[SeriesInfo]]:
-    """Columns per hierarchy (declared ones first, in catalog order) and each series' global column."""
+    """Columns per hierarchy (declared ones first, in catalog order) and each series' global column.
+
+    Only series with samples make hierarchies and extra columns: a series whose samples were all
+    left out (outside the plant, or outside this day) leaves no empty folder or column behind."""
     text_series = set(np.unique(batch.txt_sid).tolist())
+    used = np.zeros(len(batch.series), bool)
+    used[batch.num_sid] = True
+    used[batch.txt_sid] = True
     placed: list[SeriesInfo] = []
     for i, (payload, tags) in enumerate(batch.series):
         info = catalog.place(payload, tags)
         if i in text_series and info.signal.kind != "text":
             info = SeriesInfo(info.hierarchy, info.column, replace(info.signal, kind="text", aggregation="last"))
         placed.append(info)
-    hierarchies = {info.hierarchy for info in placed}
+    hierarchies = {info.hierarchy for info, u in zip(placed, used) if u}
     columns: dict[str, dict[str, Signal]] = {}
     for h in sorted(hierarchies):
         declared = dict(catalog.declared_columns(catalog.hierarchy_level(h)))
         extra_sigs: dict[str, Signal] = {}
-        for i in placed:  # a text sighting wins, so one column has one kind
-            if i.hierarchy != h or i.column in declared:
+        for i, u in zip(placed, used):  # a text sighting wins, so one column has one kind
+            if not u or i.hierarchy != h or i.column in declared:
                 continue
             if i.column not in extra_sigs or i.signal.kind == "text":
                 extra_sigs[i.column] = i.signal
@@ -74,7 +80,7 @@ def _column_plan(catalog: Catalog, batch: RawBatch) -> tuple[dict[str, dict[str,
         columns[h] = {**declared, **dict(extra)}
     flat = [(h, c) for h, cols in columns.items() for c in cols]
     index = {hc: i for i, hc in enumerate(flat)}
-    series_col = np.array([index[(i.hierarchy, i.column)] for i in placed] or [0], dtype=np.int64)
+    series_col = np.array([index.get((i.hierarchy, i.column), 0) for i in placed] or [0], dtype=np.int64)
     return columns, series_col, placed
 
 

@@ -188,3 +188,69 @@ def test_the_commands_of_the_data_quality_page_run(tmp_path):
         res = subprocess.run(["bash", "-c", cmd], cwd=REPO, capture_output=True, text=True)
         assert res.returncode == 0, (line, res.stderr[-2000:])
     assert re.search(r"^2024-07-0[123]: ", res.stdout, re.M) and "3 of 3 day(s) listed" in res.stdout
+
+
+def _drifted(table, kind: str):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    i = table.schema.get_field_index
+    if kind == "tags as a map":
+        tags = pa.array([[tuple(kv) for kv in row] for row in table["tags"].to_pylist()], pa.map_(pa.string(), pa.string()))
+        return table.set_column(i("tags"), "tags", tags)
+    if kind == "timestamp in ms":
+        return table.set_column(i("timestamp"), "timestamp", pc.multiply(table["timestamp"], 1000))
+    if kind == "timestamp as a timestamp type":
+        return table.set_column(i("timestamp"), "timestamp", pc.multiply(table["timestamp"], 1000).cast(pa.timestamp("ms", tz="UTC")))
+    if kind == "extra column, pandas index":
+        return table.append_column("exporter_version", pa.array(["2.1"] * len(table))).append_column(
+            "__index_level_0__", pa.array(range(len(table)), pa.int64()))
+    if kind == "value as a number":
+        return table.set_column(i("value"), "value", pc.cast(table["value"], pa.float64()))
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["tags as a map", "timestamp in ms", "timestamp as a timestamp type",
+                                  "extra column, pandas index", "value as a number"])
+def test_schema_drift_reads_as_the_same_samples(tmp_path, kind):
+    from sim_platform.core.catalog import default_catalog
+    from sim_platform.core.inputs import plan_inputs
+    from sim_platform.core.telemetry_reader import read_telemetry
+
+    rows = [(epoch(f"{DAY}T10:00:00") + s, "module_voltage", f"{50 + s / 100:.2f}", module_tags(1, 1 + s % 3)) for s in range(0, 300, 3)]
+    normal = write_export(tmp_path / "normal/a.parquet", rows)
+    drift = tmp_path / "drift/a.parquet"
+    drift.parent.mkdir()
+    pq.write_table(_drifted(pq.read_table(normal), kind), drift)
+    cat = default_catalog()
+    a, b = read_telemetry(normal, cat), read_telemetry(drift, cat)
+    assert a.series == b.series and a.raw_rows == b.raw_rows
+    for f in ("num_sid", "num_ts", "num_val"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert plan_inputs(drift.parent, cat).files[0].days == plan_inputs(normal.parent, cat).files[0].days
+
+
+def test_timestamps_mixing_seconds_and_milliseconds_are_refused_by_name(tmp_path):
+    from sim_platform.core.catalog import default_catalog
+    from sim_platform.core.rawdata import InputError
+    from sim_platform.core.telemetry_reader import read_telemetry
+
+    t = epoch(f"{DAY}T10:00:00")
+    path = write_export(tmp_path / "mixed.parquet", [(t, "module_voltage", "50", module_tags(1, 1)),
+                                                     (t * 1000, "module_voltage", "51", module_tags(1, 1))])
+    with pytest.raises(InputError, match="mixed.parquet: timestamps mix epoch seconds and milliseconds"):
+        read_telemetry(path, default_catalog())
+
+
+def test_a_series_outside_the_plant_is_reported_not_turned_into_a_folder(tmp_path, capsys):
+    t0 = epoch(f"{DAY}T10:00:00")
+    rows = base_rows() + [(t0 + s, "module_voltage", "50", module_tags(99, 1)) for s in range(0, 50, 5)]
+    rows += [(t0 + s, "module_voltage", "50", [MASTER]) for s in range(0, 30, 5)]  # a module series without its module
+    write_export(tmp_path / "in/bad-tags.parquet", rows)
+    assert main(["etl", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--workers", "1"]) == 0
+    r = report(tmp_path / "out")
+    assert {k: e["count"] for k, e in r["outside_plant"].items()} == {"phase99_module1/module_voltage": 10, "system/module_voltage": 6}
+    assert all(e["files"] == {"bad-tags.parquet": e["count"]} for e in r["outside_plant"].values())
+    assert not (tmp_path / "out/phase99_module1").exists()
+    assert "module_voltage" not in pq.read_schema(tmp_path / "out/system/2024/07/05/10.parquet").names
+    assert "samples outside the plant, not written (1 day(s)): 16" in capsys.readouterr().out
