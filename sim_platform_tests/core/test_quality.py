@@ -171,25 +171,6 @@ def test_a_structural_break_fails_its_day_alone_in_one_short_line(tmp_path, monk
     assert not (tmp_path / "out/_quality/2024/07/05.json").exists()
 
 
-def test_the_commands_of_the_data_quality_page_run(tmp_path):
-    """Every shell command of docs/data_quality.md, run as written (paths moved into tmp_path)."""
-    import re
-    import subprocess
-    import sys
-
-    from sim_platform_tests.conftest import REPO
-
-    page = (REPO / "docs/data_quality.md").read_text()
-    blocks = re.findall(r"```bash\n(.*?)```", page, re.S)
-    assert blocks
-    bin_dir = Path(sys.executable).parent
-    for line in (ln for b in blocks for ln in b.splitlines() if ln.strip()):
-        cmd = line.replace(".venv/bin/", f"{bin_dir}/").replace("/tmp/quality_demo", str(tmp_path))
-        res = subprocess.run(["bash", "-c", cmd], cwd=REPO, capture_output=True, text=True)
-        assert res.returncode == 0, (line, res.stderr[-2000:])
-    assert re.search(r"^2024-07-0[123]: ", res.stdout, re.M) and "3 of 3 day(s) listed" in res.stdout
-
-
 def _drifted(table, kind: str):
     import pyarrow as pa
     import pyarrow.compute as pc
