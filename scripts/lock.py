@@ -10,6 +10,7 @@ x86_64 (the image, CI and the venv of scripts/setup.sh). The shapes:
     base   the dependencies                 (Dockerfile default, scripts/setup.sh)
     test   the dependencies + extra `test`  (scripts/setup.sh --test, CI)
     k8s    the dependencies + extra `k8s`   (Dockerfile --build-arg EXTRAS=k8s)
+    bench  the dependencies + extra `bench` (the benchmarks' peers: bench/etl_bench.py)
     build  [build-system] requires         (building the wheel or the editable install)
 
 Each lock's header records a SHA-256 of the pyproject.toml lists it was compiled from. `check` fails
@@ -47,7 +48,7 @@ PYTHON_VERSION = "3.11"
 PLATFORM = "x86_64-manylinux_2_28"
 # compiled in this order: `test` is the largest shape, and the others take its versions as constraints,
 # so a package has one version in every lock
-SHAPES: dict[str, tuple[str, ...]] = {"test": ("test",), "base": (), "k8s": ("k8s",), "build": ()}
+SHAPES: dict[str, tuple[str, ...]] = {"test": ("test",), "base": (), "k8s": ("k8s",), "bench": ("bench",), "build": ()}
 DIGEST = re.compile(r"^# pyproject-sha256: ([0-9a-f]{64})\s*$", re.M)
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;\\]+)", re.M)
 # the environment the locks are resolved for (uv pip compile --python-version/--python-platform)

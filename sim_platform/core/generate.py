@@ -74,6 +74,11 @@ PHASES = (1, 2, 3)
 MODULES = tuple(range(1, 9))
 CELLS = tuple(range(1, 15))
 MASTER = ("message_source", "master")
+#: share of burst seconds in which a fast series reports: the default exporter's density (~5.0 M raw
+#: rows a day), and the density of the sample's 2024-07-05 (5.5 M raw, 1.25 M distinct rows)
+FAST_PRESENCE, REAL_PRESENCE = 0.6, 0.665
+#: telemetry file layouts (`exporter`): fixed 15-minute windows, or the real exporter's (see write_real_day)
+EXPORTERS = ("quarter", "real")
 
 # ------------------------------------------------------------------ rare behaviour (rare=True only)
 IDLE, RUN, INIT, READY, ERROR, EMERGENCY, SERVICE = range(7)
@@ -131,8 +136,12 @@ def _states(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return state, setpoint
 
 
-def synth_day(seed: int, day_index: int, day: date, rare: bool = False) -> list[SynthSeries]:
-    """All distinct samples of one simulated day (with the plant's rare behaviour when `rare`)."""
+def synth_day(seed: int, day_index: int, day: date, rare: bool = False, presence: float = FAST_PRESENCE) -> list[SynthSeries]:
+    """All distinct samples of one simulated day (with the plant's rare behaviour when `rare`).
+
+    `presence`: share of burst seconds in which each fast series reports (the default, 0.6, is what
+    the generator always wrote; `REAL_PRESENCE` gives the density of the sample's 2024-07-05). The
+    random draws are the same whatever it is, so it changes which samples exist, nothing else."""
     rng = np.random.default_rng([seed, day_index])
     t0 = day_start_ms(day)
     burst = _burst_seconds(rng)
@@ -141,8 +150,8 @@ def synth_day(seed: int, day_index: int, day: date, rare: bool = False) -> list[
         _rare_states(_rare_rng(seed, day_index, _K_STATES), state, setpoint)
     out: list[SynthSeries] = []
 
-    def fast(payload, tags, value_of_second, present=0.6, noise=0.0):
-        secs = burst[rng.random(len(burst)) < present]
+    def fast(payload, tags, value_of_second, noise=0.0):
+        secs = burst[rng.random(len(burst)) < presence]
         vals = value_of_second(secs) + (rng.normal(0, noise, len(secs)) if noise else 0.0)
         out.append(SynthSeries(payload, tags + (MASTER,), t0 + secs * 1000, _f32(vals)))
 
@@ -183,7 +192,7 @@ def synth_day(seed: int, day_index: int, day: date, rare: bool = False) -> list[
     slow("phase_count", (), 2500, lambda s: np.full(len(s), float(len(PHASES))), 0.0)
     for key, base in (("cb_temp_core", 42.0), ("cb_temp_mcp9701", 40.0)):
         slow("debug_value", (("debug_value_key", key),), 137, lambda s, b=base: b + 3 * daily[s], 0.5)
-    secs = burst[rng.random(len(burst)) < 0.6]
+    secs = burst[rng.random(len(burst)) < presence]
     out.append(SynthSeries("system_state", (MASTER,), t0 + secs * 1000, STATE_NAMES[state[secs]]))
     if rare:
         _rare_series(seed, day_index, out, state, t0)
@@ -384,15 +393,19 @@ def write_telemetry_day(
     rng: np.random.Generator,
     drift: dict[int, str] | None = None,
     applied: dict[str, str] | None = None,
+    exporter: str = "quarter",
 ) -> list[Path]:
     """One day as 15-minute telemetry exports in `folder/YYYY/MM/DD/`.
 
     `drift` maps windows (0-95) to a drift kind (DRIFT_KINDS) for their file; `applied` receives
     {file name: kind} of the files actually written that way (a window without rows has no file).
+    `exporter="real"`: the real exporter's files instead (`write_real_day`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if exporter == "real":
+        return write_real_day(folder, series, day, rng, drift, applied)
     drift = drift or {}
     sidx, ts, text = _long_rows(series, rng)
     payload = pa.array([s.payload_type for s in series], pa.string())
@@ -427,6 +440,118 @@ def write_telemetry_day(
                 applied[written[-1].name] = drift[w]
             continue
         pq.write_table(table, path, compression="snappy")
+        files.append(path)
+    return files
+
+
+#: resolution of the field devices' numbers (the steps between values on the sample's 2024-07-05);
+#: the real exporter's values are these steps, as float32 (payloads not listed: full float32)
+REAL_RESOLUTION = {
+    "module_voltage": 0.01,
+    "battery_voltage": 0.01,
+    "module_temperature": 0.01,
+    "battery_sensor_temperature": 0.01,
+    "cell_voltage": 0.001,
+    "module_state_of_charge": 0.0001,
+    "module_current": 0.1,
+    "debug_value": 0.041,
+    "system_timing_worst_us": 0.01,
+    "system_frequency_freq_hz": 0.01,
+}
+
+
+def _at_real_resolution(series: list[SynthSeries]) -> list[SynthSeries]:
+    """Numbers rounded to the devices' steps (REAL_RESOLUTION); NaN and text stay as they are."""
+    out = []
+    for s in series:
+        step = REAL_RESOLUTION.get(s.payload_type)
+        if step is None or s.values.dtype == object:
+            out.append(s)
+        else:
+            out.append(SynthSeries(s.payload_type, s.tags, s.ts_ms, _f32(np.round(s.values / step) * step)))
+    return out
+
+
+#: the real exporter's files (2024-07-05 of the sample): ~92 a day, windows of 15-16.5 minutes
+REAL_FILE_SECONDS = (900, 990)
+#: ... and inside a file, rows come in re-export chunks of 5 s: copy k of a sample is in chunk k
+REAL_CHUNK_S = 5
+
+
+def write_real_day(
+    folder: Path,
+    series: list[SynthSeries],
+    day: date,
+    rng: np.random.Generator,
+    drift: dict[int, str] | None = None,
+    applied: dict[str, str] | None = None,
+) -> list[Path]:
+    """One day as the real exporter writes it (measured on the sample's 2024-07-05), in `folder/YYYY/MM/DD/`.
+
+    - Files cover consecutive, disjoint time windows of 15-16.5 minutes (not aligned to the quarter
+      hour; ~92 a day, the last ending at midnight), so every copy of a sample is in one file.
+    - Inside a file the rows come as re-exported chunks: copy k (0, 1, ...) of a sample at second s
+      is in chunk s // 5 + k; each chunk is sorted by time, then payload type (all modules' SoC,
+      then all battery voltages, ...). So the timestamps are ~99.7 % non-decreasing and the copies of
+      a sample lie ~1,000-2,000 rows apart, as in the real files.
+    - Each file carries the pandas index column `__index_level_0__` (0..n-1) and pandas metadata.
+    Copies per sample: 1 + Poisson(3.4), as with the default exporter. `drift` maps file numbers
+    (0, 1, ...) to a drift kind, as windows do for the default exporter.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    drift = drift or {}
+    sidx, ts, text = _long_rows(series, rng)
+    first = np.flatnonzero(np.r_[True, (sidx[1:] != sidx[:-1]) | (ts[1:] != ts[:-1])])
+    copy = np.arange(len(ts)) - np.repeat(first, np.diff(np.r_[first, len(ts)]))
+    payloads = [s.payload_type for s in series]
+    order_of_payload = {p: i for i, p in enumerate(dict.fromkeys(payloads))}
+    rank = np.empty(len(series), np.int64)
+    rank[np.lexsort((np.arange(len(series)), [order_of_payload[p] for p in payloads]))] = np.arange(len(series))
+    day_s = day_start_ms(day) // 1000
+    secs = ts // 1000 - day_s
+    bounds = [0]
+    while bounds[-1] < DAY_S:
+        bounds.append(bounds[-1] + int(rng.integers(*REAL_FILE_SECONDS)))
+    bounds[-1] = DAY_S
+    window = np.searchsorted(np.array(bounds), secs, side="right") - 1
+    order = np.lexsort((rank[sidx], ts, secs // REAL_CHUNK_S + copy, window))
+    sidx, ts, window, text = sidx[order], ts[order], window[order], text.take(pa.array(order))
+    payload = pa.array(payloads, pa.string())
+    tags = pa.array([[list(t) for t in s.tags] for s in series], pa.list_(pa.list_(pa.string())))
+    cuts = np.searchsorted(window, np.arange(len(bounds)))
+    out_dir = folder / f"{day:%Y/%m/%d}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files, pandas_meta = [], None
+    for w in range(len(bounds) - 1):
+        lo, hi = cuts[w], cuts[w + 1]
+        if hi == lo:
+            continue
+        idx = pa.array(sidx[lo:hi])
+        table = pa.table(
+            {
+                "timestamp": pa.array(ts[lo:hi] // 1000, pa.int64()),
+                "payload_type": payload.take(idx),
+                "value": text.slice(lo, hi - lo),
+                "tags": tags.take(idx),
+            }
+        )
+        stamp = int(ts[lo:hi].min()) // 1000 + int(rng.integers(2, 8))
+        name = f"telemetry-export-metrics-2-{_stamp(stamp)}-{uuid.UUID(bytes=rng.bytes(16), version=4)}.parquet"
+        path = out_dir / name
+        if w in drift:
+            written = _write_drifted(path, table, drift[w], series, sidx[lo:hi], lo, stamp)
+            files += written
+            if applied is not None:
+                applied[written[-1].name] = drift[w]
+            continue
+        if pandas_meta is None:
+            index = pd.Index(np.arange(0), dtype="int64")
+            pandas_meta = pa.Table.from_pandas(table.slice(0, 0).to_pandas().set_index(index)).schema.metadata
+        table = table.append_column("__index_level_0__", pa.array(np.arange(hi - lo, dtype=np.int64)))
+        pq.write_table(table.replace_schema_metadata(pandas_meta), path, compression="snappy")
         files.append(path)
     return files
 
@@ -492,16 +617,18 @@ def write_hdf5_day(path: Path, series: list[SynthSeries], day: date, rng: np.ran
 
 def _generate_day(args) -> tuple[list[Path], str, dict | None]:
     """Write one day; returns its files, the day (ISO) and, with `rare`, its manifest entry."""
-    out, run, d, days, seed, fmt, start, rare = args
+    out, run, d, days, seed, fmt, start, rare, exporter = args
     run_dir = out / f"run_{run + 1:02d}"
     index = run * days + d
     day = start + timedelta(days=index)
-    series = synth_day(seed, index, day, rare=rare)
+    series = synth_day(seed, index, day, rare=rare, presence=REAL_PRESENCE if exporter == "real" else FAST_PRESENCE)
+    if exporter == "real":
+        series = _at_real_resolution(series)
     manifest = day_manifest(series) if rare else None
     rng = np.random.default_rng([seed, index, 1])
     if fmt == "telemetry":
         applied: dict[str, str] = {}
-        files = write_telemetry_day(run_dir, series, day, rng, drift_plan(seed, index) if rare else None, applied)
+        files = write_telemetry_day(run_dir, series, day, rng, drift_plan(seed, index) if rare else None, applied, exporter)
         if manifest is not None:
             manifest["drift"] = dict(sorted(applied.items()))
         return files, day.isoformat(), manifest
@@ -520,6 +647,7 @@ def generate(
     workers: int | None = None,
     progress=None,
     rare: bool = False,
+    exporter: str = "quarter",
 ) -> list[Path]:
     """Write `runs` run folders of `days` days each; returns the files written (the data files).
 
@@ -527,6 +655,9 @@ def generate(
     Days are generated in parallel processes (`workers`, default the core count); the output does not
     depend on it. `rare`: the plant's rare behaviour (module docstring), and `out/injected.json`
     saying exactly what was injected (without `rare`, an `injected.json` left in `out` is removed).
+    `exporter`: "quarter" (default: 15-minute files, ~5.0 M raw rows a day) or "real": the real
+    exporter's files and density, as the sample's 2024-07-05 (~92 files, ~5.5 M raw and ~1.25 M
+    distinct rows a day; `write_real_day`). The HDF5 format takes only the density from it.
     """
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -535,7 +666,9 @@ def generate(
         raise ValueError(f"unknown format {fmt!r}: choose hdf5 or telemetry")
     if runs < 1 or days < 1:
         raise ValueError("runs and days must be at least 1")
-    tasks = [(Path(out), r, d, days, seed, fmt, start, rare) for r in range(runs) for d in range(days)]
+    if exporter not in EXPORTERS:
+        raise ValueError(f"unknown exporter {exporter!r}: one of {EXPORTERS}")
+    tasks = [(Path(out), r, d, days, seed, fmt, start, rare, exporter) for r in range(runs) for d in range(days)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     files: list[Path] = []
     manifest: dict[str, dict] = {}

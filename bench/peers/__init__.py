@@ -1,0 +1,1 @@
+"""Reference implementations of the ETL's work in other engines (bench/etl_bench.py runs them)."""
