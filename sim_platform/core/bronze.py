@@ -55,12 +55,6 @@ def _series_strings(batch: RawBatch) -> tuple[np.ndarray, np.ndarray]:
     return payloads, tags
 
 
-def _text_key(values: np.ndarray) -> np.ndarray:
-    import pandas as pd
-
-    return pd.factorize(values.astype(str))[0].astype(np.int64) if len(values) else np.empty(0, np.int64)
-
-
 def _dict_array(indices: np.ndarray, dictionary: list, mask: np.ndarray | None = None) -> pa.DictionaryArray:
     """A dictionary-encoded string column from codes: no per-row Python strings are ever built."""
     return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32), mask=mask), pa.array(dictionary, pa.string()))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -137,11 +138,26 @@ class Destinations(_Strict):
         return v
 
 
+class Partitions(_Strict):
+    """The UTC days the Dagster layer is partitioned by: `start`, the plant's first day of data, to
+    `end` (exclusive; none for a live plant: up to the last complete day)."""
+
+    start: date = date(2024, 6, 1)
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> Partitions:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+
 class PipelineConfig(_Strict):
     version: Literal[1]
     catalog: CatalogModel
     sources: dict[str, Source]
     destinations: Destinations = Destinations()
+    partitions: Partitions = Partitions()
 
     @field_validator("sources")
     @classmethod
@@ -175,6 +191,10 @@ class Pipelines:
     @property
     def destinations(self) -> Destinations:
         return self.model.destinations
+
+    @property
+    def partitions(self) -> Partitions:
+        return self.model.partitions
 
     def source_formats(self, names: list[str] | None = None) -> tuple[SourceFormat, ...]:
         """Formats of all sources (or of `names`), in configuration order."""

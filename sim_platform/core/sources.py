@@ -20,7 +20,6 @@ DEFAULT_PATTERNS = {
     "csv": ("*.csv",),
     "json": ("*.json", "*.jsonl", "*.ndjson"),
 }
-TIMESTAMP_FORMATS = ("iso8601", "epoch_s", "epoch_ms")
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,2 @@
-"""The Dagster layer: a thin shell of assets, resources and sensors over `sim_platform.core`/`storage`."""
+"""The Dagster layer, one package per layer (landing, bronze, silver, gold) plus what they share;
+`sim_platform.definitions` puts it together. Library code lives in `sim_platform.core`."""

@@ -1,61 +1,72 @@
-"""Partitions: UTC days, simulation runs, (day x phase_module) for silver and the module-day
-features, and quarters for the ML training set.
+"""Partitions: UTC days (bronze, silver, plots, features), simulation runs, and quarters for the
+ML training set.
 
-The phase_module dimension is dynamic: its keys (`phase1_module3`, `phase2`, `system`, ...) are
-added from the data by the bronze asset and the blob sensor, so a new module needs no code change.
+A day is the unit of work and of failure everywhere, as in `sim-platform etl`: one partition per
+UTC day from landing to features (every phase_module of that day inside it), so a backfill or an
+automated update of N days is one run with N partitions, and the UI's dialogs ask for a date only.
+
+The days run from the configured start (`partitions.start` in pipelines.yaml, the plant's first day
+of data; `SIM_PLATFORM_START_DATE` overrides it) to the configured end (`partitions.end`, exclusive,
+or `SIM_PLATFORM_END_DATE`; none: up to the last complete UTC day). A replayed data set with an end
+has exactly its days, so the dialogs open on days that hold data.
+
+`phase_module` is a registry of the hierarchies seen in the data (`phase1_module3`, `phase2`,
+`system`, ...), kept by the bronze asset, so a new module needs no code change.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import date, timedelta
 
-from datetime import date
+from dagster import DailyPartitionsDefinition, DynamicPartitionsDefinition, TimeWindowPartitionsDefinition
 
-from dagster import (
-    DailyPartitionsDefinition,
-    DynamicPartitionsDefinition,
-    MultiPartitionKey,
-    MultiPartitionsDefinition,
-    TimeWindowPartitionsDefinition,
-)
+from sim_platform.core.pipeline_config import ENV_VAR, load_pipelines
 
-#: First UTC day of the daily partitions; the shared sample starts 2024-06-05.
-START_DATE = os.environ.get("SIM_PLATFORM_START_DATE", "2024-06-01")
 
-daily_partitions = DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC")
+def day_range(env: dict | None = None) -> tuple[date, date | None]:
+    """(first day, end day exclusive or None) from the environment, else the pipelines file."""
+    env = os.environ if env is None else env
+    configured = load_pipelines(env.get(ENV_VAR) or None).partitions
+    start = env.get("SIM_PLATFORM_START_DATE")
+    end = env.get("SIM_PLATFORM_END_DATE")
+    return (
+        date.fromisoformat(start) if start else configured.start,
+        date.fromisoformat(end) if end else configured.end,
+    )
+
+
+START, END = day_range()
+#: First UTC day of the daily partitions (ISO text).
+START_DATE = START.isoformat()
+
+daily_partitions = DailyPartitionsDefinition(start_date=START_DATE, end_date=END.isoformat() if END else None, timezone="UTC")
 run_partitions = DynamicPartitionsDefinition(name="run")
 phase_module_partitions = DynamicPartitionsDefinition(name="phase_module")
-silver_partitions = MultiPartitionsDefinition({"date": daily_partitions, "phase_module": phase_module_partitions})
 
 
 def _quarter_start(day: date) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
-#: Quarters, keyed by their first day (2024-07-01 is 2024Q3). `end_offset=1` makes the quarter in
-#: progress a partition too, so the monthly schedule can refresh it before it ends.
+def _next_quarter(day: date) -> date:
+    q = _quarter_start(day)
+    return date(q.year + (q.month == 10), (q.month + 2) % 12 + 1, 1)
+
+
+#: Quarters, keyed by their first day (2024-07-01 is 2024Q3). Open-ended: `end_offset=1` makes the
+#: quarter in progress a partition too, so the monthly schedule can refresh it before it ends; with
+#: an end day, the last quarter is the one holding it.
 quarterly_partitions = TimeWindowPartitionsDefinition(
     cron_schedule="0 0 1 1,4,7,10 *",
-    start=_quarter_start(date.fromisoformat(START_DATE)).isoformat(),
+    start=_quarter_start(START).isoformat(),
+    end=_next_quarter(END - timedelta(days=1)).isoformat() if END else None,
     fmt="%Y-%m-%d",
     timezone="UTC",
-    end_offset=1,
+    end_offset=0 if END else 1,
 )
 
 
 def quarter_key(day: date) -> str:
     """The quarterly partition key of the quarter holding `day`."""
     return _quarter_start(day).isoformat()
-
-
-def silver_key(day: str, phase_module: str) -> MultiPartitionKey:
-    return MultiPartitionKey({"date": day, "phase_module": phase_module})
-
-
-def split_key(key) -> tuple[str, str]:
-    """(date, phase_module) of a silver partition key given as MultiPartitionKey or its string."""
-    if isinstance(key, MultiPartitionKey):
-        dims = key.keys_by_dimension
-        return dims["date"], dims["phase_module"]
-    day, pm = str(key).split("|")  # dimensions are sorted by name: date|phase_module
-    return day, pm

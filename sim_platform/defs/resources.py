@@ -2,23 +2,47 @@
 
 Embedded default (no Azure setting in the environment): every folder sits under
 `SIM_PLATFORM_HOME` (default `./.sim_platform`), the blob container is a local folder
-(`<home>/blobstore`), and Dagster keeps its SQLite instance in `DAGSTER_HOME`. With
-`AZURE_STORAGE_CONNECTION_STRING` (or an account URL) set, the blob store is Azure/Azurite and the
-silver IO manager can be pointed at the container with `SIM_PLATFORM_SILVER_BACKEND=blob`.
+(`<home>/blobstore`), and Dagster keeps its SQLite instance in `DAGSTER_HOME`.
+
+The blob container, three ways (`BlobStoreResource`):
+
+- `azure`: dagster-azure's `AzureBlobStorageResource` (an account URL with a shared key, a SAS token
+  or `DefaultAzureCredential`, e.g. a Kubernetes workload identity). Its client is the one used.
+- `connection_string`: Azurite (compose, tests) or any account given as a connection string, which
+  `AzureBlobStorageResource` cannot take (it builds its client from an account URL and one
+  credential); our own client (`storage.AzureBlobStore.from_settings`) reads it.
+- neither: a local folder store (`local_root`, default `<home>/blobstore`).
+
+Either way the assets get our `BlobStore` interface (listing with MD5s, verified transfers, sync).
 """
 
-from __future__ import annotations
-
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
+from dagster_azure.blob import (
+    AzureBlobStorageDefaultCredential,
+    AzureBlobStorageKeyCredential,
+    AzureBlobStorageResource,
+    AzureBlobStorageSASTokenCredential,
+)
 
 from sim_platform.core.catalog import Catalog
 from sim_platform.core.landing import platform_home
 from sim_platform.core.pipeline_config import Pipelines, load_pipelines
+from sim_platform.core.targets import TargetSpec
 from sim_platform.storage import BlobStore, StorageSettings, open_blob_store
+from sim_platform.storage.settings import (
+    DEFAULT_CONTAINER,
+    DEFAULT_LOCAL_ROOT,
+    ENV_ACCOUNT_KEY,
+    ENV_ACCOUNT_URL,
+    ENV_CONNECTION_STRING,
+    ENV_CONTAINER,
+    ENV_LOCAL_ROOT,
+    ENV_SAS_TOKEN,
+)
 
 
 class PlatformPaths(ConfigurableResource):
@@ -67,47 +91,87 @@ class PlatformPaths(ConfigurableResource):
         return self.workers or os.cpu_count() or 1
 
 
-class BlobStoreResource(ConfigurableResource):
-    """The blob container, wrapping `storage.open_blob_store`.
-
-    With `connection_string` set it is Azure/Azurite; else, with `from_env`, the environment decides
-    (`StorageSettings.from_env`); else a local folder `local_root` (default `<home>/blobstore`).
-    """
-
-    container: str = "simulation-data"
-    connection_string: str = ""
-    local_root: str = ""
-    from_env: bool = False
-
-    def settings(self) -> StorageSettings:
-        if self.connection_string:
-            return StorageSettings(container=self.container, connection_string=self.connection_string)
-        if self.from_env:
-            return StorageSettings.from_env()
-        root = Path(self.local_root) if self.local_root else platform_home() / "blobstore"
-        return StorageSettings(container=self.container, local_root=root)
-
-    def open(self) -> BlobStore:
-        store = open_blob_store(self.settings())
-        store.create_container()
-        return store
+_AUTH = {"key": "shared-key", "sas": "sas", "default_azure_credential": "default-credential", "anonymous": "anonymous"}
 
 
 @dataclass(frozen=True)
-class TargetSpec:
-    """A picklable description of where silver files go, so worker processes can open the target."""
+class StoreOpener:
+    """Picklable: opens the container in a worker process the way `BlobStoreResource.open` does."""
 
-    kind: str  # "local" | "blob"
-    root: str  # folder (local) or blob name prefix (blob)
-    settings: StorageSettings | None = None
+    container: str
+    settings: StorageSettings | None = None  # connection string or local folder: our client
+    account_url: str = ""  # AzureBlobStorageResource: its account URL and credential
+    credential_type: str = ""
+    secret: str | None = field(default=None, repr=False)
+    credential_kwargs: tuple[tuple[str, object], ...] = ()
 
-    def open(self):
-        from sim_platform.core.layout import LocalTarget
-        from sim_platform.defs.targets import BlobTarget
+    def azure_resource(self) -> AzureBlobStorageResource:
+        if self.credential_type == "key":
+            credential = AzureBlobStorageKeyCredential(key=self.secret)
+        elif self.credential_type == "sas":
+            credential = AzureBlobStorageSASTokenCredential(token=self.secret)
+        else:
+            credential = AzureBlobStorageDefaultCredential(kwargs=dict(self.credential_kwargs))
+        return AzureBlobStorageResource(account_url=self.account_url, credential=credential)
 
-        if self.kind == "local":
-            return LocalTarget(self.root)
-        return BlobTarget(open_blob_store(self.settings), self.root)
+    def __call__(self) -> BlobStore:
+        if self.settings is not None:
+            return open_blob_store(self.settings)
+        from sim_platform.storage.azure_store import AzureBlobStore
+        from sim_platform.storage.logs import register_secret
+
+        if self.secret:
+            register_secret(self.secret)  # never shown in a log line or an error
+        client = self.azure_resource().get_client()
+        service = client.__enter__()  # closed by AzureBlobStore.close()
+        return AzureBlobStore(service, self.container, auth=_AUTH.get(self.credential_type, self.credential_type))
+
+
+class BlobStoreResource(ConfigurableResource):
+    """The blob container (see the module docstring for the three ways to reach it)."""
+
+    container: str = DEFAULT_CONTAINER
+    azure: AzureBlobStorageResource | None = None
+    connection_string: str = ""
+    local_root: str = ""
+
+    def opener(self) -> StoreOpener:
+        if self.azure is not None:
+            cred = self.azure.credential
+            secret = getattr(cred, "key", None) or getattr(cred, "token", None)
+            kwargs = tuple(sorted(getattr(cred, "kwargs", {}).items()))
+            return StoreOpener(self.container, None, self.azure.account_url, cred.credential_type, secret, kwargs)
+        if self.connection_string:
+            return StoreOpener(
+                self.container, StorageSettings(container=self.container, connection_string=self.connection_string)
+            )
+        root = Path(self.local_root) if self.local_root else platform_home() / "blobstore"
+        return StoreOpener(self.container, StorageSettings(container=self.container, local_root=root))
+
+    def open(self) -> BlobStore:
+        store = self.opener()()
+        store.create_container()
+        return store
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "BlobStoreResource":
+        """The container the environment describes (`storage.settings` precedence), with secrets
+        as `EnvVar`s so the UI shows variable names, never values."""
+        env = dict(os.environ if env is None else env)
+        container = env.get(ENV_CONTAINER) or DEFAULT_CONTAINER
+        if env.get(ENV_CONNECTION_STRING):
+            return cls(container=container, connection_string=EnvVar(ENV_CONNECTION_STRING))
+        if env.get(ENV_ACCOUNT_URL):
+            if env.get(ENV_ACCOUNT_KEY):
+                credential = AzureBlobStorageKeyCredential(key=EnvVar(ENV_ACCOUNT_KEY))
+            elif env.get(ENV_SAS_TOKEN):
+                credential = AzureBlobStorageSASTokenCredential(token=EnvVar(ENV_SAS_TOKEN))
+            else:
+                credential = AzureBlobStorageDefaultCredential()
+            return cls(
+                container=container, azure=AzureBlobStorageResource(account_url=EnvVar(ENV_ACCOUNT_URL), credential=credential)
+            )
+        return cls(container=container, local_root=env.get(ENV_LOCAL_ROOT) or DEFAULT_LOCAL_ROOT)
 
 
 class SilverStore(ConfigurableResource):
@@ -123,7 +187,7 @@ class SilverStore(ConfigurableResource):
         if self.backend == "blob":
             self.blob.open().close()  # creates the container once, not in every worker
             prefix = self.root or "silver/"
-            return TargetSpec("blob", prefix if prefix.endswith("/") else prefix + "/", self.blob.settings())
+            return TargetSpec("blob", prefix if prefix.endswith("/") else prefix + "/", self.blob.opener())
         raise ValueError(f"silver backend must be 'local' or 'blob', not {self.backend!r}")
 
 
@@ -140,7 +204,7 @@ class GoldStore(ConfigurableResource):
         if loc.blob_prefix is not None:
             self.blob.open().close()
             prefix = self.root or loc.prefix
-            return TargetSpec("blob", prefix if prefix.endswith("/") else prefix + "/", self.blob.settings())
+            return TargetSpec("blob", prefix if prefix.endswith("/") else prefix + "/", self.blob.opener())
         return TargetSpec("local", str(Path(self.root).resolve() if self.root else self.paths.home_dir / loc.folder))
 
 

@@ -7,8 +7,9 @@ Choices that matter for the sync:
   service to validate each request body (`validate_content`), so a blob never carries an MD5 that
   does not describe it; files above `max_single_put_size` go up as blocks of `max_block_size`,
   committed with the whole-file MD5;
-* the SDK's own `ExponentialRetry` retries transient HTTP/connection failures with backoff (short
-  defaults: the sync adds a second, per-file retry on top);
+* the SDK's own `ExponentialRetry` retries transient HTTP/connection failures with backoff, per
+  request: it is the only retry layer for them (the sync retries nothing but MD5 mismatches, and
+  Dagster's RetryPolicy retries a whole step that still failed);
 * SDK exceptions are translated into `sim_platform.storage.errors` with messages written here, so
   callers never print SDK text that might quote a signed URL.
 """

@@ -29,10 +29,6 @@ class BlobInfo:
     etag: str
     content_md5: bytes | None
 
-    @property
-    def md5_hex(self) -> str | None:
-        return self.content_md5.hex() if self.content_md5 else None
-
 
 @dataclass(frozen=True)
 class StatsSnapshot:

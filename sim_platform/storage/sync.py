@@ -6,8 +6,9 @@ Both directions follow the same plan:
    request up to 5000 blobs on Azure), never one request per file;
 2. a file is unchanged when the sizes match and the local MD5 equals the blob's recorded MD5
    (hashing only happens when sizes match; hashing runs in the worker threads);
-3. missing or changed files are transferred by a thread pool (`concurrency`), each with a per-file
-   retry and exponential backoff on transient errors and checksum mismatches;
+3. missing or changed files are transferred by a thread pool (`concurrency`); transient network and
+   server errors are retried per request by the Azure SDK's `ExponentialRetry` (the one retry layer
+   for them), and a file whose bytes fail their MD5 check is transferred again, with backoff;
 4. a failure is reported for that file and the rest of the batch carries on.
 
 Downloads are written to a hidden temporary name in the destination folder, checked against the
@@ -38,7 +39,6 @@ from sim_platform.storage.errors import (
     BlobStoreError,
     ChecksumMismatchError,
     ContainerNotFoundError,
-    TransientBlobError,
 )
 from sim_platform.storage.logs import redact, transfer_log
 from sim_platform.storage.names import (
@@ -157,11 +157,12 @@ class _Run:
         self._before = store.stats.snapshot()
 
     def with_retries(self, name: str, action: Callable[[], T]) -> T:
-        """Run `action`, retrying transient errors and checksum mismatches with exponential backoff."""
+        """Run `action`, transferring again (with exponential backoff) when the bytes fail their MD5
+        check. Transient errors are not retried here: the SDK's retry policy already has, per request."""
         for attempt in range(1, self.attempts + 1):
             try:
                 return action()
-            except (TransientBlobError, ChecksumMismatchError) as exc:
+            except ChecksumMismatchError as exc:
                 if attempt == self.attempts:
                     raise
                 delay = self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from dagster import instance_for_test
 
-from sim_platform.defs.io_managers import SilverIOManager
 from sim_platform.defs.resources import BlobStoreResource, GoldStore, PlatformPaths, SilverStore, WarehouseResource
+from sim_platform.defs.silver.io_managers import SilverIOManager
 from sim_platform.storage import sync_up
 from sim_platform_tests.storage.conftest import azurite  # noqa: F401  (fixture re-export)
 
@@ -38,7 +38,7 @@ class Platform:
             "paths": self.paths,
             "blob_store": self.blob,
             "silver_store": self.silver,
-            "silver_io_manager": SilverIOManager(store=self.silver),
+            "silver_io_manager": SilverIOManager(store=self.silver, paths=self.paths),
             "gold_store": GoldStore(blob=self.blob, paths=self.paths),
             "warehouse": WarehouseResource(paths=self.paths),
         }
@@ -54,7 +54,9 @@ class Platform:
         assert report.ok, report.failed
 
 
-def make_platform(home: Path, *, connection_string: str = "", silver_backend: str = "local", config_path: str = "", workers: int = 2) -> Platform:
+def make_platform(
+    home: Path, *, connection_string: str = "", silver_backend: str = "local", config_path: str = "", workers: int = 2
+) -> Platform:
     blob = BlobStoreResource(
         container=f"t{uuid.uuid4().hex[:16]}", connection_string=connection_string, local_root=str(home / "blobstore")
     )

@@ -3,7 +3,7 @@ the container and in the warehouse (embedded DuckDB, and a real PostgreSQL), and
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -11,14 +11,15 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import build_schedule_context, materialize
 
-from sim_platform.core.features import FEATURE_SCHEMA, module_day_features as core_features
 from sim_platform.core.etl import run_etl
+from sim_platform.core.features import FEATURE_SCHEMA
+from sim_platform.core.features import module_day_features as core_features
 from sim_platform.core.layout import LocalTarget, read_stored_day
 from sim_platform.core.warehouse import open_warehouse
-from sim_platform.defs.assets import resampled_5s, telemetry_day
-from sim_platform.defs.gold_assets import ml_training_set, module_day_features
-from sim_platform.defs.partitions import silver_key
-from sim_platform.defs.schedules import monthly_training_set_refresh, quarterly_training_set_schedule
+from sim_platform.defs.bronze.assets import telemetry_day
+from sim_platform.defs.gold.assets import ml_training_set, module_day_features
+from sim_platform.defs.gold.schedules import monthly_training_set_refresh, quarterly_training_set_schedule
+from sim_platform.defs.silver.assets import resampled_5s
 from sim_platform_tests.defs.helpers import mat_partitions, range_tags
 from sim_platform_tests.postgres import Postgres
 
@@ -30,10 +31,11 @@ def _silver_and_features(platform, instance, runs: Path) -> list[str]:
     platform.land(runs, "runs/")
     assert materialize([telemetry_day], instance=instance, resources=platform.resources, tags=range_tags(*DAYS)).success
     pms = instance.get_dynamic_partitions("phase_module")
-    tags = range_tags(str(silver_key(DAYS[0], pms[0])), str(silver_key(DAYS[1], pms[-1])))
-    r = materialize([resampled_5s, module_day_features], instance=instance, resources=platform.resources, tags=tags)
+    r = materialize([resampled_5s, module_day_features], instance=instance, resources=platform.resources, tags=range_tags(*DAYS))
     assert r.success
-    assert len(mat_partitions(r, "gold/module_day_features")) == 2 * len(pms)
+    assert mat_partitions(r, "gold/module_day_features") == set(DAYS)
+    (event, *_) = [e for e in r.get_asset_materialization_events() if e.asset_key.to_user_string() == "gold/module_day_features"]
+    assert event.event_specific_data.materialization.metadata["rows"].value == 2 * sum("_module" in pm for pm in pms)
     return pms
 
 
@@ -61,7 +63,9 @@ def test_features_and_training_set_in_duckdb(platform, instance, generated_runs:
     assert run_etl(platform.paths.raw_cache_dir, etl_out, workers=2).ok
     silver = LocalTarget(etl_out)
     day = date(2024, 7, 2)
-    expected = core_features(read_stored_day(silver, "phase2_module5", day), read_stored_day(silver, "system", day), day, "phase2_module5")
+    expected = core_features(
+        read_stored_day(silver, "phase2_module5", day), read_stored_day(silver, "system", day), day, "phase2_module5"
+    )
     got = stored.filter(pc.and_(pc.equal(stored["phase_module"], "phase2_module5"), pc.equal(stored["date"], day)))
     assert got.to_pylist() == expected.to_pylist()
     assert expected["discharge_energy_kwh"][0].as_py() > 0 and expected["run_hours"][0].as_py() > 0
@@ -90,7 +94,9 @@ def test_training_set_in_postgres(platform, instance, generated_runs: Path, monk
 
 
 def test_training_set_without_features_fails_clearly(platform, instance):
-    r = materialize([ml_training_set], instance=instance, resources=platform.resources, partition_key="2024-07-01", raise_on_error=False)
+    r = materialize(
+        [ml_training_set], instance=instance, resources=platform.resources, partition_key="2024-07-01", raise_on_error=False
+    )
     assert not r.success
     failure = [e for e in r.all_events if e.is_step_failure][0]
     assert "no module-day features for 2024Q3" in str(failure.event_specific_data.error)
@@ -106,7 +112,7 @@ def test_training_set_without_features_fails_clearly(platform, instance):
     ],
 )
 def test_training_set_schedules_pick_the_quarter(schedule, tick: str, partition: str):
-    when = datetime.fromisoformat(tick).replace(hour=4, tzinfo=timezone.utc)
+    when = datetime.fromisoformat(tick).replace(hour=4, tzinfo=UTC)
     from sim_platform.definitions import defs
 
     with build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def()) as context:

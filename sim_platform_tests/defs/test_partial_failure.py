@@ -1,7 +1,10 @@
-"""One corrupt blob: its day fails with a message naming the file; other days succeed; nothing
-partial is written for the failed day (no bronze file, no silver hour file, no temp leftovers)."""
+"""One bad day never costs the other days, and days without data are skipped, not failed.
 
-from __future__ import annotations
+Ranges with gaps (days without any raw file or bronze file) and one corrupt day, each in ONE run
+(what a single-run backfill launches), against a real (SQLite) instance: the good days are written
+and materialised, the gaps are reported and skipped, the run fails naming exactly the bad day and
+why, and nothing partial is written for it (no bronze file, no hour file, no temp leftovers).
+"""
 
 import shutil
 from datetime import date
@@ -10,8 +13,8 @@ from pathlib import Path
 from dagster import materialize
 
 from sim_platform.core.bronze import bronze_relpath
-from sim_platform.defs.assets import resampled_5s, telemetry_day
-from sim_platform.defs.partitions import silver_key
+from sim_platform.defs.bronze.assets import telemetry_day
+from sim_platform.defs.silver.assets import resampled_5s
 from sim_platform_tests.defs.helpers import mat_partitions, range_tags
 
 
@@ -28,39 +31,71 @@ def _corrupt_copy(sample_two_days: Path, tmp_path: Path) -> tuple[Path, str]:
     return data, victim.name
 
 
-def test_corrupt_blob_fails_its_day_only(platform, instance, sample_two_days: Path, tmp_path: Path):
+def _failure_message(result) -> str:
+    return next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").event_specific_data.error.message
+
+
+def _logs(instance, result) -> str:
+    """Every message of the run, `context.log` lines included, as stored in the instance."""
+    return "\n".join(e.user_message or "" for e in instance.all_logs(result.run_id))
+
+
+def test_bronze_range_with_gaps_and_a_corrupt_day(platform, instance, sample_two_days: Path, tmp_path: Path):
     data, victim = _corrupt_copy(sample_two_days, tmp_path)
     platform.land(data, "telemetry/")
-    good = materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-05")
-    assert good.success
-    bad = materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-20", raise_on_error=False)
-    assert not bad.success
-    failure = next(e for e in bad.all_events if e.event_type_value == "STEP_FAILURE")
-    message = failure.event_specific_data.error.message
-    assert victim in message and "2024-06-20" in message and "corrupt" in message.lower()
+    # 2024-06-04 ... 2024-06-21: 18 days, raw files for two of them, one of which has a corrupt file
+    r = materialize(
+        [telemetry_day],
+        instance=instance,
+        resources=platform.resources,
+        tags=range_tags("2024-06-04", "2024-06-21"),
+        raise_on_error=False,
+    )
+    assert not r.success
+    assert mat_partitions(r, "bronze/telemetry_day") == {"2024-06-05"}  # written and materialised all the same
+    message = _failure_message(r)
+    assert "1 of 18 day(s) failed (1 written, 16 without data)" in message
+    assert "failed: 2024-06-20" in message and victim in message and "corrupt" in message.lower()
+    assert "16 day(s) without any raw file, skipped: 2024-06-04, 2024-06-06" in _logs(instance, r)
     bronze = platform.paths.bronze_dir
     assert (bronze / bronze_relpath(date(2024, 6, 5))).is_file()
     assert not (bronze / bronze_relpath(date(2024, 6, 20))).exists()
+    assert sorted(p.parent.name for p in bronze.rglob("*.parquet")) == ["05"]  # the gaps wrote nothing
     assert not [p for p in bronze.rglob("*") if p.is_file() and p.name.startswith(".")]  # no temp leftovers
+    assert instance.get_materialized_partitions(telemetry_day.key) == {"2024-06-05"}
 
-    # silver of the failed day refuses to run (no bronze), silver of the good day works
-    refused = materialize([resampled_5s], instance=instance, resources=platform.resources, partition_key=str(silver_key("2024-06-20", "phase1_module1")), raise_on_error=False)
-    assert not refused.success
-    step_failure = next(e for e in refused.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "no bronze file for 2024-06-20" in step_failure.event_specific_data.error.message
+
+def test_silver_range_with_gaps_is_not_fatal(platform, instance, sample_two_days: Path):
+    platform.land(sample_two_days, "telemetry/")
+    assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
+    # the issue's example: 2024-06-04 ... 2024-06-06, bronze only for 06-05
+    r = materialize([resampled_5s], instance=instance, resources=platform.resources, tags=range_tags("2024-06-04", "2024-06-06"))
+    assert r.success
+    assert mat_partitions(r, "silver/resampled_5s") == {"2024-06-05"}
+    assert "2 day(s) without a bronze file, skipped (no upstream data): 2024-06-04, 2024-06-06" in _logs(instance, r)
+    assert any((platform.silver_root / "phase1_module2/2024/06/05").glob("*.parquet"))
+    assert not (platform.silver_root / "phase1_module1/2024/06/04").exists()
+
+
+def test_silver_range_with_gaps_and_a_corrupt_day(platform, instance, sample_two_days: Path):
+    """Bronze of 2024-06-20 is damaged after it was written (bit rot): that day fails, 06-05 is
+    written and materialised, the days between are skipped."""
+    platform.land(sample_two_days, "telemetry/")
+    assert materialize(
+        [telemetry_day], instance=instance, resources=platform.resources, tags=range_tags("2024-06-05", "2024-06-20")
+    ).success
+    damaged = platform.paths.bronze_dir / bronze_relpath(date(2024, 6, 20))
+    raw = bytearray(damaged.read_bytes())
+    raw[len(raw) // 3 : len(raw) // 3 + 4096] = bytes(4096)
+    damaged.write_bytes(bytes(raw[: len(raw) // 2]))  # truncated: the footer is gone
+    tags = range_tags("2024-06-04", "2024-06-20")
+    r = materialize([resampled_5s], instance=instance, resources=platform.resources, tags=tags, raise_on_error=False)
+    assert not r.success
+    assert mat_partitions(r, "silver/resampled_5s") == {"2024-06-05"}
+    message = _failure_message(r)
+    assert "1 day(s) failed, 1 written, 15 without bronze" in message
+    assert "failed: 2024-06-20: day 2024-06-20: not written" in message
+    assert any((platform.silver_root / "phase1_module1/2024/06/05").glob("*.parquet"))
     assert not (platform.silver_root / "phase1_module1/2024/06/20").exists()
-    ok = materialize([resampled_5s], instance=instance, resources=platform.resources, partition_key=str(silver_key("2024-06-05", "phase1_module1")))
-    assert ok.success and any((platform.silver_root / "phase1_module1/2024/06/05").glob("*.parquet"))
-
-
-def test_corrupt_blob_in_a_multi_day_run(platform, instance, sample_two_days: Path, tmp_path: Path):
-    """In one run over both days the run fails naming the day and file; the good day is complete."""
-    data, victim = _corrupt_copy(sample_two_days, tmp_path)
-    platform.land(data, "telemetry/")
-    r = materialize([telemetry_day], instance=instance, resources=platform.resources, tags=range_tags("2024-06-05", "2024-06-20"), raise_on_error=False)
-    assert not r.success and mat_partitions(r, "bronze/telemetry_day") == set()
-    failure = next(e for e in r.all_events if e.event_type_value == "STEP_FAILURE")
-    message = failure.event_specific_data.error.message
-    assert "1 of 16 day(s) failed" in message and victim in message and "day 2024-06-20 not written" in message
-    assert (platform.paths.bronze_dir / bronze_relpath(date(2024, 6, 5))).is_file()
-    assert not (platform.paths.bronze_dir / bronze_relpath(date(2024, 6, 20))).exists()
+    assert not list((platform.home / "staging").rglob("*.pkl"))  # staged tables are cleaned up
+    assert instance.get_materialized_partitions(resampled_5s.key) == {"2024-06-05"}

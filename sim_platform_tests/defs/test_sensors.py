@@ -1,36 +1,41 @@
-"""Sensor ticks with `build_sensor_context` against Azurite and the local backend, the cursor rules,
-the bronze -> silver follow-up, and the daily schedule."""
-
-from __future__ import annotations
+"""The blob sensor against Azurite and the local backend (one listing per tick, no rows read, no
+cap, a day requested once with all its files), the cursor rules, and the declarative automation
+that follows bronze with silver and silver with the plot and the features, evaluated against a real
+instance."""
 
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dagster import RunRequest, SensorResult, SkipReason, build_schedule_context, build_sensor_context, materialize
+from dagster import (
+    AssetKey,
+    Definitions,
+    SensorResult,
+    SkipReason,
+    build_sensor_context,
+    evaluate_automation_conditions,
+    materialize,
+)
 
-from sim_platform.defs.assets import module_day_plot, resampled_5s, telemetry_day
-from sim_platform.defs.gold_assets import module_day_features
-from sim_platform.defs.blob_watch import GRACE, BlobCursor, contiguous_blocks
-from sim_platform.defs.partitions import split_key
-from sim_platform.defs.schedules import daily_schedule
-from sim_platform.defs.sensors import PHASE_MODULES_TAG, new_blob_sensor, silver_after_bronze_sensor
+from sim_platform.core import etl
+from sim_platform.core.blob_watch import GRACE, BlobCursor, days_in_name
+from sim_platform.defs.bronze.assets import telemetry_day
+from sim_platform.defs.gold.assets import module_day_features, module_day_plot
+from sim_platform.defs.landing.assets import raw_files
+from sim_platform.defs.landing.sensors import new_blob_sensor
+from sim_platform.defs.silver.assets import resampled_5s
 from sim_platform.storage import BlobInfo
+from sim_platform.storage.azure_store import AzureBlobStore
+from sim_platform.storage.local_store import LocalBlobStore
 from sim_platform_tests.defs.conftest import make_platform
-from sim_platform_tests.defs.helpers import mat_partitions
+
+SILVER, PLOT, FEATURES, BRONZE = resampled_5s.key, module_day_plot.key, module_day_features.key, telemetry_day.key
 
 
-def _tick(sensor, instance, resources, cursor=None):
+def _tick(instance, resources, cursor=None):
     with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
-        result = sensor(ctx)
-    return result
-
-
-def _apply(result: SensorResult, instance) -> None:
-    """What the sensor daemon does with dynamic partition requests."""
-    for req in result.dynamic_partitions_requests or []:
-        instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+        return new_blob_sensor(ctx)
 
 
 def _one_day(sample_two_days: Path, tmp_path: Path, day: str, files: int) -> Path:
@@ -43,29 +48,53 @@ def _one_day(sample_two_days: Path, tmp_path: Path, day: str, files: int) -> Pat
     return out
 
 
+@pytest.fixture
+def cheap_ticks(monkeypatch):
+    """Counts listings of the container; reading any row of any file fails the test."""
+    listings = []
+    for cls in (LocalBlobStore, AzureBlobStore):
+        original = cls.list_blobs
+
+        def counted(self, prefix="", _original=original):
+            listings.append(prefix)
+            return _original(self, prefix)
+
+        monkeypatch.setattr(cls, "list_blobs", counted)
+
+    def no_rows(*args, **kwargs):
+        raise AssertionError("a sensor tick read rows of a file")
+
+    monkeypatch.setattr(etl, "read_file", no_rows)
+    monkeypatch.setattr(etl, "read_day", no_rows)
+    return listings
+
+
 @pytest.mark.parametrize("backend", ["local", "azurite"])
-def test_new_blob_sensor_requests_exactly_the_affected_days(backend, request, tmp_path, instance, sample_two_days):
+def test_new_blob_sensor_requests_exactly_the_affected_days(backend, request, tmp_path, instance, sample_two_days, cheap_ticks):
     cs = request.getfixturevalue("azurite").connection_string() if backend == "azurite" else ""
     platform = make_platform(tmp_path / "home", connection_string=cs)
     with platform.blob.open():
         pass
-    assert isinstance(_tick(new_blob_sensor, instance, platform.resources), SkipReason)  # empty container
+    assert isinstance(_tick(instance, platform.resources), SkipReason)  # empty container
 
     platform.land(_one_day(sample_two_days, tmp_path, "2024-06-05", 40), "telemetry/")
     platform.land(_one_day(sample_two_days, tmp_path, "2024-06-20", 40), "telemetry/")
-    first = _tick(new_blob_sensor, instance, platform.resources)
+    cheap_ticks.clear()
+    first = _tick(instance, platform.resources)
+    assert cheap_ticks == ["raw/"]  # one listing, nothing else
     assert isinstance(first, SensorResult)
     days = {rr.partition_key: rr for rr in first.run_requests}
     assert set(days) == {"2024-06-05", "2024-06-20"}
-    assert all(rr.asset_selection == [telemetry_day.key] for rr in first.run_requests)
-    pms = set(days["2024-06-05"].tags[PHASE_MODULES_TAG].split(","))
-    assert {"phase1_module1", "system"} <= pms
-    (add,) = first.dynamic_partitions_requests
-    assert add.partitions_def_name == "phase_module" and set(add.partition_keys) >= pms
-    _apply(first, instance)
+    assert all(rr.asset_selection == [BRONZE] for rr in first.run_requests)
+    # landing is reported, day by day: the link between landing and bronze
+    reported = {e.partition: e for e in first.asset_events}
+    assert set(reported) == {"2024-06-05", "2024-06-20"} and {e.asset_key for e in first.asset_events} == {raw_files.key}
+    assert reported["2024-06-05"].metadata["new_or_changed"].value == 40
+    assert not first.dynamic_partitions_requests  # bronze registers modules, from the data
+    assert not (platform.paths.raw_cache_dir / "raw").exists()  # dated by name: nothing downloaded
 
     # nothing new: skip (and the same blobs would give the same run keys anyway)
-    assert isinstance(_tick(new_blob_sensor, instance, platform.resources, first.cursor), SkipReason)
+    assert isinstance(_tick(instance, platform.resources, first.cursor), SkipReason)
 
     # a new export for 2024-06-20 only -> exactly that day, with a new run key
     extra = tmp_path / "extra" / "2024/06/20"
@@ -73,22 +102,43 @@ def test_new_blob_sensor_requests_exactly_the_affected_days(backend, request, tm
     src = sorted((sample_two_days / "2024/06/20").glob("*.parquet"))[50]
     shutil.copy(src, extra / src.name)
     platform.land(tmp_path / "extra", "telemetry/")
-    second = _tick(new_blob_sensor, instance, platform.resources, first.cursor)
+    second = _tick(instance, platform.resources, first.cursor)
     assert [rr.partition_key for rr in second.run_requests] == ["2024-06-20"]
     assert second.run_requests[0].run_key != days["2024-06-20"].run_key
-    assert not second.dynamic_partitions_requests  # no new module
 
-    # a changed blob (new etag) re-runs its day
+    # the same bytes again: no change; new content under an old name: its day re-runs
     changed = next(iter(sorted((tmp_path / "land_2024-06-05" / "2024/06/05").glob("*.parquet"))))
-    changed.write_bytes((sample_two_days / "2024/06/05" / changed.name).read_bytes() + b"")  # same bytes: no change
     platform.land(tmp_path / "land_2024-06-05", "telemetry/")
-    assert isinstance(_tick(new_blob_sensor, instance, platform.resources, second.cursor), SkipReason)
-    other = sorted((sample_two_days / "2024/06/05").glob("*.parquet"))[100]
-    changed.write_bytes(other.read_bytes())  # new content under an old name
+    assert isinstance(_tick(instance, platform.resources, second.cursor), SkipReason)
+    changed.write_bytes(sorted((sample_two_days / "2024/06/05").glob("*.parquet"))[100].read_bytes())
     platform.land(tmp_path / "land_2024-06-05", "telemetry/")
-    third = _tick(new_blob_sensor, instance, platform.resources, second.cursor)
+    third = _tick(instance, platform.resources, second.cursor)
     assert [rr.partition_key for rr in third.run_requests] == ["2024-06-05"]
     assert third.run_requests[0].run_key != days["2024-06-05"].run_key
+
+
+def test_a_day_is_requested_once_with_all_its_files(platform, instance, tmp_path, cheap_ticks):
+    """900 files of one day landing together (more than the old 400-per-tick cap): one tick, one
+    request whose run key covers all of them, and the next tick has nothing left to do."""
+    folder = tmp_path / "many" / "2024/06/20"
+    folder.mkdir(parents=True)
+    for i in range(900):  # never read in a tick, so their content does not matter
+        (folder / f"telemetry-export-metrics-1-2024-06-20-{i // 60:02d}-{i % 60:02d}-00-{i:04d}.parquet").write_bytes(b"x")
+    platform.land(tmp_path / "many", "telemetry/")
+    first = _tick(instance, platform.resources)
+    (rr,) = first.run_requests
+    assert rr.partition_key == "2024-06-20"
+    assert first.asset_events[0].metadata["new_or_changed"].value == 900
+    assert isinstance(_tick(instance, platform.resources, first.cursor), SkipReason)
+
+
+def test_undated_run_files_are_dated_from_their_metadata(platform, instance, generated_runs: Path):
+    """HDF5 run files carry no date in their names: the tick caches them (bronze reads them there)
+    and reads the run's start and end attributes, not its samples."""
+    platform.land(generated_runs, "runs/")
+    result = _tick(instance, platform.resources)
+    assert sorted(rr.partition_key for rr in result.run_requests) == ["2024-07-01", "2024-07-02"]
+    assert sorted(p.name for p in (platform.paths.raw_cache_dir / "raw/runs").rglob("*.h5"))
 
 
 def _info(name: str, lm: datetime, etag: str = "e1") -> BlobInfo:
@@ -96,70 +146,76 @@ def _info(name: str, lm: datetime, etag: str = "e1") -> BlobInfo:
 
 
 def test_cursor_equal_timestamps_late_arrivals_and_changes():
-    t = datetime(2024, 7, 1, 12, tzinfo=timezone.utc)
+    t = datetime(2024, 7, 1, 12, tzinfo=UTC)
     cursor = BlobCursor()
     a, b = _info("raw/a.parquet", t), _info("raw/b.parquet", t)
-    assert cursor.new_blobs([b, a], limit=1) == [a]  # oldest first, ties by name
+    assert cursor.new_blobs([b, a]) == [a, b]  # oldest first, ties by name
     cursor.advance([a])
     cursor = BlobCursor.parse(cursor.dump())
-    assert cursor.new_blobs([a, b], limit=10) == [b]  # same timestamp as the watermark: not skipped
+    assert cursor.new_blobs([a, b]) == [b]  # same timestamp as the watermark: not skipped
     cursor.advance([b])
     late = _info("raw/late.parquet", t - GRACE / 2)  # arrives now with an older timestamp
-    assert cursor.new_blobs([a, b, late], limit=10) == [late]
+    assert cursor.new_blobs([a, b, late]) == [late]
     too_old = _info("raw/old.parquet", t - GRACE * 2)
-    assert cursor.new_blobs([too_old], limit=10) == []  # beyond the grace window (documented limit)
+    assert cursor.new_blobs([too_old]) == []  # beyond the grace window (documented limit)
     changed = _info("raw/a.parquet", t + timedelta(seconds=1), etag="e2")
-    assert cursor.new_blobs([changed, b], limit=10) == [changed]
+    assert cursor.new_blobs([changed, b]) == [changed]
     cursor.advance([late, changed])
     assert set(cursor.seen) == {"raw/a.parquet", "raw/b.parquet", "raw/late.parquet"}
     cursor.advance([_info("raw/z.parquet", t + GRACE * 3)])
     assert set(cursor.seen) == {"raw/z.parquet"}  # bounded memory
 
 
-def test_contiguous_blocks():
-    order = ["phase1", "phase1_module1", "phase1_module2", "phase2", "system"]
-    assert contiguous_blocks({"phase1_module1", "phase1_module2", "system"}, order) == [
-        ("phase1_module1", "phase1_module2"),
-        ("system", "system"),
-    ]
-    assert contiguous_blocks(set(order), order) == [("phase1", "system")]
+def test_days_in_names():
+    assert [
+        d.isoformat() for d in days_in_name("raw/telemetry/2024/06/05/telemetry-export-metrics-1-2024-06-05-00-02-42-x.parquet")
+    ] == ["2024-06-05"]
+    assert days_in_name("raw/runs/run_01/sample_00.h5") == ()
+    assert [d.isoformat() for d in days_in_name("raw/scada/2024-07-01/a.csv")] == ["2024-07-01"]
 
 
-def test_bronze_run_is_followed_by_silver_for_its_modules(platform, instance, sample_two_days, tmp_path):
+def _requested(defs, instance, cursor=None, when=None):
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor, evaluation_time=when)
+    by_key = {k: {str(p) for p in result.get_requested_partitions(k)} for k in (BRONZE, SILVER, PLOT, FEATURES)}
+    return result, by_key
+
+
+def test_automation_follows_bronze_with_silver_then_plots_and_features(platform, instance, sample_two_days, tmp_path):
+    assets = Definitions(
+        assets=[raw_files, telemetry_day, resampled_5s, module_day_plot, module_day_features], resources=platform.resources
+    )
     platform.land(_one_day(sample_two_days, tmp_path, "2024-06-05", 30), "telemetry/")
-    first = _tick(new_blob_sensor, instance, platform.resources)
-    _apply(first, instance)
-    (rr,) = first.run_requests
-    # run what the daemon would run, with the tags it would set
-    tags = {**rr.tags, "dagster/run_key": rr.run_key, "dagster/sensor_name": "new_blob_sensor"}
-    assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key=rr.partition_key, tags=tags).success
-    follow = _tick(silver_after_bronze_sensor, instance, platform.resources)
-    assert follow.run_requests, follow
-    wanted = set(rr.tags[PHASE_MODULES_TAG].split(","))
-    covered = set()
-    order = instance.get_dynamic_partitions("phase_module")
-    for req in follow.run_requests:
-        assert req.asset_selection == [resampled_5s.key, module_day_plot.key, module_day_features.key]
-        start = split_key(req.tags["dagster/asset_partition_range_start"])
-        end = split_key(req.tags["dagster/asset_partition_range_end"])
-        assert start[0] == end[0] == "2024-06-05"
-        covered |= set(order[order.index(start[1]) : order.index(end[1]) + 1])
-    assert covered == wanted
-    # execute the first follow-up run (one partition range, one run) and see it materialise
-    first_req = follow.run_requests[0]
-    small = {k: v for k, v in first_req.tags.items()}
-    small["dagster/asset_partition_range_end"] = small["dagster/asset_partition_range_start"]
-    r = materialize([resampled_5s, module_day_plot, module_day_features], instance=instance, resources=platform.resources, tags=small)
-    assert r.success and len(mat_partitions(r, "gold/module_day_plot")) == 1
-    assert len(mat_partitions(r, "gold/module_day_features")) == 1
-    # the follow-up sensor does not request the same materialisation twice
-    again = _tick(silver_after_bronze_sensor, instance, platform.resources, follow.cursor)
-    assert isinstance(again, SkipReason)
+    noon = datetime(2024, 6, 10, 12, tzinfo=UTC)  # days later: automation reaches back to any day
+    result, req = _requested(assets, instance, when=noon)
+    assert not req[SILVER] and not req[PLOT] and not req[FEATURES]  # nothing has landed in bronze yet
+
+    assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
+    result, req = _requested(assets, instance, result.cursor, noon)
+    # the day of the bronze update, historic as it is; plots and features ride along in the same tick
+    # (one run), since they follow what will be requested
+    assert req[SILVER] == req[PLOT] == req[FEATURES] == {"2024-06-05"}
+    assert materialize(
+        [resampled_5s, module_day_plot, module_day_features],
+        instance=instance,
+        resources=platform.resources,
+        partition_key="2024-06-05",
+    ).success
+    result, req = _requested(assets, instance, result.cursor, noon)
+    assert not req[SILVER] and not req[PLOT] and not req[FEATURES]  # handled once, nothing twice
+
+    # silver alone (from the UI, say): plots and features follow it, once its blocking check passed
+    assert materialize([resampled_5s], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
+    result, req = _requested(assets, instance, result.cursor, noon)
+    assert req[PLOT] == req[FEATURES] == {"2024-06-05"} and not req[SILVER]
 
 
-def test_daily_schedule_processes_yesterday(instance):
-    ctx = build_schedule_context(instance=instance, scheduled_execution_time=datetime(2024, 7, 2, 1, 30, tzinfo=timezone.utc))
-    data = daily_schedule.evaluate_tick(ctx)
-    (req,) = data.run_requests
-    assert isinstance(req, RunRequest) and req.partition_key == "2024-07-01"
-    assert daily_schedule.cron_schedule == "30 1 * * *"
+def test_daily_bronze_condition_builds_yesterday(platform, instance):
+    at = datetime(2024, 7, 2, 1, 31, tzinfo=UTC)
+    assets = Definitions(assets=[raw_files, telemetry_day], resources=platform.resources)
+    first = evaluate_automation_conditions(defs=assets, instance=instance, evaluation_time=at - timedelta(minutes=2))
+    result = evaluate_automation_conditions(defs=assets, instance=instance, evaluation_time=at, cursor=first.cursor)
+    assert result.get_requested_partitions(BRONZE) == {"2024-07-01"}
+    later = evaluate_automation_conditions(
+        defs=assets, instance=instance, evaluation_time=at + timedelta(minutes=5), cursor=result.cursor
+    )
+    assert later.get_requested_partitions(AssetKey(["bronze", "telemetry_day"])) == set()  # once per tick of the cron

@@ -2,14 +2,15 @@
 Debian's headless Chromium through Playwright.
 
 The instance (SQLite in a temporary DAGSTER_HOME) already holds the bronze day, as after the blob
-sensor's run; from the UI we then launch `resampled_5s` and `module_day_plot` for
-2024-06-05 x phase1_module1, wait for both runs to succeed, and find the plot image in the
-materialisation metadata. A screenshot of each step goes to /tmp/sim_platform_ui_*.png.
+sensor's run; from the UI we then launch `resampled_5s` and `module_day_plot` for the day
+2024-06-05, wait for both runs to succeed, and find the plot image in the materialisation metadata.
+The webserver and the daemon start quietly: no beta, preview or deprecation notice in their logs. A screenshot of each step goes to /tmp/sim_platform_ui_*.png.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,8 +25,15 @@ from sim_platform_tests.conftest import REPO
 from sim_platform_tests.processes import stop_processes
 
 CHROMIUM = "/usr/bin/chromium"
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-PARTITION = ("2024-06-05", "phase1_module1")
+CHROME_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DAY, MODULE = "2024-06-05", "phase1_module1"
 SHOTS = Path("/tmp")
 
 
@@ -51,13 +59,15 @@ def ui_server(tmp_path: Path, sample_two_days: Path):
         pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh --test installs the Debian package chromium", pytrace=False)
     home, dagster_home = tmp_path / "sim", tmp_path / "dagster_home"
     dagster_home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copy(REPO / "deploy/local/dagster.yaml", dagster_home / "dagster.yaml")
     env = {
         **os.environ,
         "SIM_PLATFORM_HOME": str(home),
         "SIM_PLATFORM_LOCAL_BLOB_ROOT": str(home / "blobstore"),
         "DAGSTER_HOME": str(dagster_home),
         "SIM_PLATFORM_WORKERS": "1",
+        # a replayed data set: its days are the partitions, so the dialog opens where the data is
+        "SIM_PLATFORM_END_DATE": "2024-07-01",
     }
     for key in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_URL"):
         env.pop(key, None)
@@ -68,7 +78,7 @@ def ui_server(tmp_path: Path, sample_two_days: Path):
     prep = (
         "from dagster import DagsterInstance, materialize\n"
         "from sim_platform.definitions import build_resources\n"
-        "from sim_platform.defs.assets import telemetry_day\n"
+        "from sim_platform.defs.bronze.assets import telemetry_day\n"
         "from sim_platform.storage import sync_up\n"
         "import os\n"
         "res = build_resources()\n"
@@ -83,15 +93,27 @@ def ui_server(tmp_path: Path, sample_two_days: Path):
     logs = tmp_path / "logs"
     logs.mkdir()
     procs = [
-        subprocess.Popen([str(bin_dir / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                         cwd=REPO, env=env, stdout=open(logs / "web.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True),
-        subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-                         cwd=REPO, env=env, stdout=open(logs / "daemon.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True),
+        subprocess.Popen(
+            [str(bin_dir / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=open(logs / "web.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=REPO,
+            env=env,
+            stdout=open(logs / "daemon.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
     ]
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_http(url + "/server_info", procs)
-        yield url, env, home
+        yield url, env, home, logs
     finally:
         stop_processes(procs)
 
@@ -107,14 +129,14 @@ def _launch(page, url: str, asset: str, shot: str) -> None:
         confirm.click(timeout=3000)
     except Exception:
         pass
-    page.get_by_placeholder("ex: 2024-06-01").fill(PARTITION[0])
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Showing the last 90 days")).to_have_count(0)  # all 30 days of the data set are offered
+    dialog.get_by_role("textbox").first.fill(DAY)
     page.keyboard.press("Enter")
-    page.get_by_text("Select a partition or create one").click()
-    page.keyboard.type(PARTITION[1])
-    page.get_by_text(PARTITION[1], exact=True).first.click()
-    expect(page.get_by_role("button", name="Launch 1 run")).to_be_enabled(timeout=10000)
+    launch = dialog.get_by_role("button", name=re.compile(r"^Launch (1 run|backfill)$"))
+    expect(launch).to_be_enabled(timeout=10000)
     page.screenshot(path=str(SHOTS / shot))
-    page.get_by_role("button", name="Launch 1 run").click()
+    launch.click()
 
 
 def _wait_runs(env: dict, count: int, timeout: float = 180) -> list:
@@ -128,7 +150,9 @@ def _wait_runs(env: dict, count: int, timeout: float = 180) -> list:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 runs = [r for r in inst.get_runs() if "__ephemeral" not in r.job_name]
-                done = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)]
+                done = [
+                    r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+                ]
                 if len(done) >= count:
                     return done
                 time.sleep(1)
@@ -143,7 +167,7 @@ def _wait_runs(env: dict, count: int, timeout: float = 180) -> list:
 def test_ui_graph_launch_and_plot(ui_server):
     from playwright.sync_api import expect, sync_playwright
 
-    url, env, home = ui_server
+    url, env, home, logs = ui_server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -168,7 +192,7 @@ def test_ui_graph_launch_and_plot(ui_server):
 
         # the plot is in the materialisation's metadata, rendered as an image
         page.goto(f"{url}/assets/gold/module_day_plot?view=events")
-        expect(page.get_by_text("2024-06-05|phase1_module1").first).to_be_visible(timeout=30000)
+        expect(page.get_by_text(DAY).first).to_be_visible(timeout=30000)
         page.get_by_text("[Show Markdown]").first.click()
         img = page.locator('img[src^="data:image/png;base64,"]').first
         expect(img).to_be_visible(timeout=30000)
@@ -176,4 +200,7 @@ def test_ui_graph_launch_and_plot(ui_server):
         assert width > 300
         page.screenshot(path=str(SHOTS / "sim_platform_ui_plot.png"), full_page=True)
         browser.close()
-    assert (home / "silver" / PARTITION[1] / "2024/06/05/plot.png").is_file()
+    assert (home / "silver" / MODULE / "2024/06/05/plot.png").is_file()
+    for log in ("web.log", "daemon.log"):
+        text = (logs / log).read_text()
+        assert not [w for w in ("BetaWarning", "PreviewWarning", "DeprecationWarning", "dagster.yaml") if w in text], text[-3000:]

@@ -1,7 +1,9 @@
 """The compose stack without containers: the same processes (PostgreSQL from Debian, Azurite,
 `dagster code-server`, `dagster-webserver`, `dagster-daemon`) with the compose deployment's
-`dagster.yaml`; a blob lands in Azurite, the sensor (turned on from the CLI, as a user would)
-triggers a run, and the run's success is read back from PostgreSQL itself."""
+`dagster.yaml`; a blob lands in Azurite, the sensors (turned on from the CLI, as a user would)
+trigger the bronze run and, by declarative automation, silver; the runs' success is read back from
+PostgreSQL itself, and the steps' stdout/stderr from Azurite, where the instance's
+AzureBlobComputeLogManager put them."""
 
 from __future__ import annotations
 
@@ -44,8 +46,11 @@ def start(name: str, commands: dict, env: dict, cwd: Path, logs: Path) -> subpro
 
 
 def psql(pg: Postgres, sql: str) -> str:
-    res = subprocess.run([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "dagster", "-tAc", sql],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "dagster", "-tAc", sql],
+        capture_output=True,
+        text=True,
+    )
     return res.stdout.strip() if res.returncode == 0 else ""
 
 
@@ -58,7 +63,12 @@ def test_sensor_triggered_run_completes_with_state_in_postgres(tmp_path: Path, a
         shutil.copy(REPO / "deploy/compose/dagster.yaml", home / "dagster.yaml")  # the compose file's instance
         code_port, web_port = free_port(), free_port()
         workspace = tmp_path / "workspace.yaml"  # deploy/compose/workspace.yaml, with the `code` host on loopback
-        workspace.write_text((REPO / "deploy/compose/workspace.yaml").read_text().replace("host: code", "host: 127.0.0.1").replace("port: 4000", f"port: {code_port}"))
+        workspace.write_text(
+            (REPO / "deploy/compose/workspace.yaml")
+            .read_text()
+            .replace("host: code", "host: 127.0.0.1")
+            .replace("port: 4000", f"port: {code_port}")
+        )
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SIM_PLATFORM_"))},
             "DAGSTER_HOME": str(home),
@@ -75,15 +85,34 @@ def test_sensor_triggered_run_completes_with_state_in_postgres(tmp_path: Path, a
         logs = tmp_path / "logs"
         logs.mkdir()
         commands = {  # the compose services' commands
-            "code": [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port), "-m", "sim_platform.definitions"],
+            "code": [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(code_port),
+                "-m",
+                "sim_platform.definitions",
+            ],
             "webserver": [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", str(workspace)],
             "daemon": [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
         }
         procs: list[subprocess.Popen] = []
         try:
             procs.append(start("code", commands, env, tmp_path, logs))
-            wait_for(lambda: subprocess.run([str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(code_port)], env=env,
-                                            capture_output=True).returncode == 0, "the code server", 180, procs)
+            wait_for(
+                lambda: (
+                    subprocess.run(
+                        [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(code_port)], env=env, capture_output=True
+                    ).returncode
+                    == 0
+                ),
+                "the code server",
+                180,
+                procs,
+            )
             for name in ("webserver", "daemon"):
                 procs.append(start(name, commands, env, tmp_path, logs))
 
@@ -96,23 +125,56 @@ def test_sensor_triggered_run_completes_with_state_in_postgres(tmp_path: Path, a
             wait_for(ui_up, "the webserver", 120, procs)
 
             # a telemetry export lands in the container under raw/
-            export = write_export(tmp_path / "upload/export-1.parquet", [
-                (epoch("2024-07-05T10:00:01") + i, "module_voltage", "50.5", module_tags(1, 1)) for i in range(0, 600, 3)
-            ])
+            export = write_export(
+                tmp_path / "upload/export-1.parquet",
+                [(epoch("2024-07-05T10:00:01") + i, "module_voltage", "50.5", module_tags(1, 1)) for i in range(0, 600, 3)],
+            )
             with open_blob_store(StorageSettings(container=container, connection_string=conn)) as store:
                 store.create_container()
                 store.upload_file("raw/2024/07/05/export-1.parquet", export)
 
-            started = subprocess.run([str(BIN / "dagster"), "sensor", "start", "new_blob_sensor", "-w", str(workspace)],
-                                     env=env, capture_output=True, text=True, cwd=tmp_path)
-            assert started.returncode == 0, started.stderr + started.stdout
+            for name in ("new_blob_sensor", "pipeline_automation"):
+                started = subprocess.run(
+                    [str(BIN / "dagster"), "sensor", "start", name, "-w", str(workspace)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    cwd=tmp_path,
+                )
+                assert started.returncode == 0, started.stderr + started.stdout
 
-            sql = ("select r.status from runs r join run_tags t on t.run_id = r.run_id "
-                   "where t.key = 'dagster/sensor_name' and t.value = 'new_blob_sensor'")
-            status = wait_for(lambda: (s := psql(pg, sql)) in ("SUCCESS", "FAILURE", "CANCELED") and s, "the sensor's run", 300, procs)
+            sql = (
+                "select r.status from runs r join run_tags t on t.run_id = r.run_id "
+                "where t.key = 'dagster/sensor_name' and t.value = 'new_blob_sensor'"
+            )
+            status = wait_for(
+                lambda: (s := psql(pg, sql)) in ("SUCCESS", "FAILURE", "CANCELED") and s, "the sensor's run", 300, procs
+            )
             assert status == "SUCCESS", (logs / "daemon.log").read_text()[-3000:]
-            materialized = psql(pg, "select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION' "
-                                    "and asset_key like '%telemetry_day%' and partition = '2024-07-05'")
+            materialized = psql(
+                pg,
+                "select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION' "
+                "and asset_key like '%telemetry_day%' and partition = '2024-07-05'",
+            )
             assert int(materialized or 0) >= 1
+            # declarative automation follows bronze with silver, under the real daemon
+            silver_sql = (
+                "select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION' "
+                "and asset_key like '%resampled_5s%' and partition = '2024-07-05'"
+            )
+            wait_for(lambda: int(psql(pg, silver_sql) or 0) >= 1, "silver by automation", 300, procs)
+            # compute logs of the bronze run are blobs in Azurite (dagster-azure's compute log manager)
+            run_id = psql(
+                pg,
+                "select r.run_id from runs r join run_tags t on t.run_id = r.run_id "
+                "where t.key = 'dagster/sensor_name' and t.value = 'new_blob_sensor'",
+            )
+
+            def logs_uploaded():
+                with open_blob_store(StorageSettings(container="dagster-compute-logs", connection_string=conn)) as logs_store:
+                    return [b.name for b in logs_store.list_blobs("dagster/storage/") if run_id in b.name]
+
+            names = wait_for(logs_uploaded, "the compute logs in Azurite", 60, procs)
+            assert any(n.endswith((".err", ".out")) for n in names), names
         finally:
             stop_processes(procs)

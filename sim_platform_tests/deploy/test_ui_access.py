@@ -29,7 +29,7 @@ from sim_platform_tests.processes import stop_processes
 
 NGINX = Path("/usr/sbin/nginx")
 LOCATION = "sim_platform"  # location_name of deploy/compose/workspace.yaml
-JOB, PARTITION = "daily_bronze_job", "2024-06-05"
+JOB, PARTITION = "training_set_job", "2024-07-01"  # a partitioned job (quarters); the daily bronze is a condition now
 PASSWORDS = {"operators": ("olivia", "operator-password-1"), "viewers": ("victor", "viewer-password-12")}
 
 LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
@@ -77,7 +77,7 @@ def webservers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui_access")
     home = tmp / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")  # queued runs, SQLite under DAGSTER_HOME
+    shutil.copy(REPO / "deploy/local/dagster.yaml", home / "dagster.yaml")  # queued runs, SQLite under DAGSTER_HOME
     code_port, full_port, ro_port = free_port(), free_port(), free_port()
     workspace = tmp / "workspace.yaml"  # deploy/compose/workspace.yaml, with the `code` host on loopback
     workspace.write_text((REPO / "deploy/compose/workspace.yaml").read_text()

@@ -1,0 +1,61 @@
+"""Declarative automation: what follows from upstream data, and when.
+
+- Silver (`resampled_5s`) follows bronze: a partition is requested when its bronze day updates (a
+  new or rebuilt `telemetry_day`), or when it becomes missing (a new phase_module found in the
+  data), unless bronze for that day is missing or running, or the partition is already running.
+  Unlike Dagster's `eager()`, every day counts, not only the latest one: data of any day can land.
+- The plot and the module-day features follow silver the same way: in the same run when silver is
+  requested on the same tick (silver's blocking check then stops them if it fails), else once
+  silver's blocking check has passed. One landing costs two runs: bronze, then the rest.
+- Bronze (`telemetry_day`) is rebuilt for the last complete UTC day every day at 01:30 UTC (what a
+  daily schedule used to do); the blob sensor requests it as soon as files land.
+
+All of this is evaluated by one automation sensor, `pipeline_automation` (off by default, like the
+blob sensor; turn both on under Automation, or `dagster sensor start`).
+"""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition
+
+#: when the daily bronze rebuild runs (UTC)
+DAILY_CRON = "30 1 * * *"
+#: how often the automation sensor evaluates (the freshness benchmark's figures assume this)
+AUTOMATION_INTERVAL_S = 5
+
+
+def after_upstream() -> AutomationCondition:
+    """`eager()` for every partition, not only the latest time window."""
+    return (
+        (AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated()).since_last_handled()
+        & ~AutomationCondition.any_deps_missing()
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("after upstream")
+
+
+def after_checked_upstream() -> AutomationCondition:
+    """`after_upstream()`, once the upstream's blocking checks have passed -- or in the same run as
+    the upstream, when it is requested on this tick (its blocking check then guards the step)."""
+    checked = AutomationCondition.all_deps_blocking_checks_passed() | AutomationCondition.any_deps_match(
+        AutomationCondition.will_be_requested()
+    )
+    return (after_upstream() & checked).with_label("after checked upstream")
+
+
+def daily_last_day(cron: str = DAILY_CRON) -> AutomationCondition:
+    """The latest complete day, once per cron tick (the daily schedule, as a condition)."""
+    return (
+        AutomationCondition.in_latest_time_window()
+        & AutomationCondition.cron_tick_passed(cron, "UTC").since_last_handled()
+        & ~AutomationCondition.in_progress()
+    ).with_label(f"daily at {cron} UTC")
+
+
+pipeline_automation = AutomationConditionSensorDefinition(
+    "pipeline_automation",
+    target=AssetSelection.groups("bronze", "silver", "gold"),
+    minimum_interval_seconds=AUTOMATION_INTERVAL_S,
+    emit_backfills=False,  # runs straight away (one per partition range, per the backfill policies)
+    description="bronze daily at 01:30 UTC; silver after bronze; plots and features after silver",
+)

@@ -1,0 +1,116 @@
+"""Bronze: every raw input of a UTC day, deduplicated, one parquet file per day (one row group per
+hierarchy). The asset body picks the days and turns outcomes into events; the work is
+`core.bronze_batch` (days in parallel processes).
+
+Each day stands alone: a day is materialised as soon as it is written, a day without any input
+file is skipped (reported, not an error), and a day with a bad input fails alone -- its message
+names the file and the reason, and the run fails listing exactly those days after the others have
+been written and materialised. (Dagster materialises every partition of a ranged run's output at
+once, so the days are reported one by one as `AssetMaterialization` events instead.)
+"""
+
+from collections import Counter
+from urllib.parse import quote
+
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetMaterialization,
+    Failure,
+    MetadataValue,
+    asset,
+)
+
+from sim_platform.core.bronze_batch import bronze_days
+from sim_platform.core.inputs import plan_sources
+from sim_platform.core.landing import fetch_blob_sources, source_roots
+from sim_platform.core.rawdata import clip
+from sim_platform.defs.automation import daily_last_day
+from sim_platform.defs.landing.assets import raw_files
+from sim_platform.defs.partitions import daily_partitions, phase_module_partitions
+from sim_platform.defs.policies import CONTAINER_RETRY, with_single_run
+from sim_platform.defs.resources import BlobStoreResource, PlatformPaths
+
+
+def _links(day: str) -> str:
+    """Markdown links from a bronze day to the same day downstream in the UI."""
+    keys = ("silver/resampled_5s", "gold/module_day_plot", "gold/module_day_features")
+    return " | ".join(f"[{k}](/assets/{k}?view=partitions&partition={quote(day)})" for k in keys)
+
+
+@asset(
+    key_prefix="bronze",
+    group_name="bronze",
+    partitions_def=daily_partitions,
+    deps=[AssetDep(raw_files)],
+    output_required=False,
+    automation_condition=daily_last_day(),
+    retry_policy=CONTAINER_RETRY,
+)
+def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_store: BlobStoreResource):
+    """Every input of the run's UTC days from every configured source (blob prefixes cached
+    locally, folders read in place), deduplicated and stored once per day with one row group per
+    hierarchy. Registers the phase_modules it finds."""
+    days = list(context.partition_keys)
+    pipes = paths.pipelines()
+    with blob_store.open() as store:
+        syncs = fetch_blob_sources(store, pipes, paths.raw_cache_dir, log_dir=paths.log_dir)
+    for sync in syncs:
+        if not sync.ok:
+            context.log.warning("raw cache: " + "; ".join(f"{f.name}: {f.error}" for f in sync.failed))
+    plan = plan_sources(source_roots(pipes, paths.raw_cache_dir), pipes.catalog)
+    by_day = {d.isoformat(): files for d, files in plan.by_day().items()}
+    for e in plan.failures:  # a file whose days cannot even be read from its metadata
+        context.log.warning(f"raw input not usable for any day: {e}")
+    outcomes = bronze_days({d: by_day.get(d, []) for d in days}, str(paths.bronze_dir), paths.config_path, paths.worker_count())
+
+    found = sorted({h for o in outcomes if o.ok for h in o.summary.get("hierarchies", [])})
+    new = [h for h in found if not context.instance.has_dynamic_partition(phase_module_partitions.name, h)]
+    if new:
+        context.instance.add_dynamic_partitions(phase_module_partitions.name, new)
+        context.log.info(f"new phase_module partitions: {new}")
+    cache = f"downloaded {sum(len(s.transferred) for s in syncs)}, already cached {sum(len(s.skipped) for s in syncs)}"
+    for o in outcomes:
+        if o.ok and not o.skipped:
+            modules = o.summary.get("hierarchies", [])
+            yield AssetMaterialization(
+                asset_key=context.asset_key,
+                partition=o.day,
+                metadata={
+                    "files_read": o.files,
+                    "files_by_source": MetadataValue.json(
+                        dict(Counter(f.source.name if f.source else f.kind for f in by_day[o.day]))
+                    ),
+                    "raw_rows": o.summary.get("raw_rows", 0),
+                    "distinct_rows": o.summary.get("distinct_rows", 0),
+                    "bytes": o.summary.get("bytes", 0),
+                    "phase_modules": MetadataValue.json(modules),
+                    "rows_per_hierarchy": MetadataValue.json(o.summary.get("rows", {})),
+                    "downstream": MetadataValue.md(_links(o.day)),
+                    "raw_cache": cache,
+                },
+            )
+    skipped = [o.day for o in outcomes if o.skipped]
+    written = [o.day for o in outcomes if o.ok and not o.skipped]
+    if skipped:
+        context.log.info(clip(f"{len(skipped)} day(s) without any raw file, skipped: {', '.join(skipped)}", 2000))
+    context.log.info(f"{len(written)} day(s) written, {len(skipped)} without data, files by source: {plan.files_by_source()}")
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        lines = [f"day {o.day} not written: {err}" for o in failed for err in o.errors]
+        raise Failure(
+            clip(
+                f"{len(failed)} of {len(days)} day(s) failed ({len(written)} written, {len(skipped)} without data); "
+                f"failed: {', '.join(o.day for o in failed)}; first: {lines[0]}",
+                600,
+            ),
+            metadata={
+                "failures": MetadataValue.json(lines),
+                "written": MetadataValue.json(written),
+                "failed_days": MetadataValue.json([o.day for o in failed]),
+            },
+            allow_retries=False,  # bad input: a retry would fail the same way
+        )
+
+
+telemetry_day = with_single_run(telemetry_day)

@@ -1,0 +1,137 @@
+"""Gold: the day plot and the module-day features (day x phase_module, following silver), and the
+quarterly ML training set.
+
+The work is `sim_platform.core` (`silver_batch.plot_partitions`, `gold`, `warehouse`); these bodies
+pick partitions, open the stores and turn outcomes into metadata. The training set of a quarter
+depends on every module-day of that quarter (Dagster maps the date dimension onto the quarter).
+"""
+
+import base64
+from datetime import date
+
+from dagster import AssetExecutionContext, AssetIn, Failure, MaterializeResult, MetadataValue, asset
+
+from sim_platform.core.features import features_table, quarter_of
+from sim_platform.core.gold import build_module_days_parallel, is_module, publish_quarter
+from sim_platform.core.silver_batch import markdown_preview, plot_partitions, stored_modules
+from sim_platform.defs.automation import after_checked_upstream
+from sim_platform.defs.partitions import daily_partitions, phase_module_partitions, quarterly_partitions
+from sim_platform.defs.policies import CONTAINER_RETRY, with_single_run
+from sim_platform.defs.resources import GoldStore, PlatformPaths, SilverStore, WarehouseResource
+from sim_platform.defs.silver.assets import resampled_5s
+
+#: features shown in the UI preview of a run
+_PREVIEW = [
+    "phase_module",
+    "date",
+    "voltage_v_mean",
+    "current_a_mean",
+    "soc_swing",
+    "discharge_energy_kwh",
+    "charge_energy_kwh",
+    "cell_spread_max_v",
+    "weakest_cell",
+    "real_bin_share",
+    "run_hours",
+]
+
+
+@asset(
+    key_prefix="gold",
+    group_name="gold",
+    partitions_def=daily_partitions,
+    ins={"resampled_5s": AssetIn(key=resampled_5s.key)},
+    automation_condition=after_checked_upstream(),
+    retry_policy=CONTAINER_RETRY,
+)
+def module_day_plot(
+    context: AssetExecutionContext, resampled_5s, silver_store: SilverStore, paths: PlatformPaths
+) -> MaterializeResult:
+    """One PNG per phase_module and day, stored beside its hour files; the first one of the run is
+    shown in the UI as markdown."""
+    spec = silver_store.spec()
+    keys = [(key, *key.split("|")) for key in resampled_5s]
+    stored, shown = [], None
+    for key, rel, png in plot_partitions(resampled_5s, spec, keys, paths.worker_count()):
+        if rel is None:
+            context.log.warning(f"{key}: no 5-second data, no plot")
+            continue
+        stored.append(rel)
+        if shown is None or ("_module" in key and "_module" not in shown[0]):  # a module's plot, if any
+            shown = (key, png)
+    meta = {"plots": len(stored), "days": len(context.partition_keys), "first_stored": stored[0] if stored else ""}
+    if shown is not None:
+        meta["plot"] = MetadataValue.md(f"**{shown[0]}**\n\n![plot](data:image/png;base64,{base64.b64encode(shown[1]).decode()})")
+    return MaterializeResult(metadata=meta)
+
+
+@asset(
+    key_prefix="gold",
+    group_name="gold",
+    partitions_def=daily_partitions,
+    deps=[resampled_5s],
+    automation_condition=after_checked_upstream(),
+    retry_policy=CONTAINER_RETRY,
+)
+def module_day_features(
+    context: AssetExecutionContext, silver_store: SilverStore, gold_store: GoldStore, paths: PlatformPaths
+) -> MaterializeResult:
+    """One row per module and day (every module stored in silver on the run's days): voltage/current/SoC/temperature statistics, energy throughput,
+    SoC swing, cell spread and weakest cell, real-sample share, RUN and IDLE hours (docs/gold_features.md)."""
+    silver = silver_store.spec()
+    target = silver.open()
+    keys = [(day, pm) for day in context.partition_keys for pm in stored_modules(target, day)]
+    modules = [(date.fromisoformat(d), pm) for d, pm in keys if is_module(pm)]
+    skipped = sorted({pm for _, pm in keys if not is_module(pm)})
+    if skipped:
+        context.log.info(f"not modules, no features: {skipped}")
+    rows = build_module_days_parallel(silver.open, gold_store.spec().open, modules, paths.worker_count())
+    written = [r for r in rows.values() if r is not None]
+    empty = [f"{d}|{pm}" for (d, pm), r in rows.items() if r is None]
+    for key in empty:
+        context.log.warning(f"{key}: no silver data, no feature row (an older one was removed)")
+    meta = {"rows": len(written), "no_silver_data": MetadataValue.json(empty), "not_modules": MetadataValue.json(skipped)}
+    if written:
+        meta["preview"] = MetadataValue.md(markdown_preview(features_table(written), rows=10, columns=_PREVIEW))
+    return MaterializeResult(metadata=meta)
+
+
+@asset(
+    key_prefix="gold",
+    group_name="gold",
+    partitions_def=quarterly_partitions,
+    deps=[module_day_features],
+    retry_policy=CONTAINER_RETRY,
+)
+def ml_training_set(context: AssetExecutionContext, gold_store: GoldStore, warehouse: WarehouseResource) -> MaterializeResult:
+    """Every module-day feature row of the quarter as one table: a parquet file in the gold store,
+    and the same rows loaded into the warehouse (PostgreSQL, or the embedded DuckDB) in one
+    transaction, upserted by (date, phase_module), so a rerun replaces the quarter's rows."""
+    quarter = quarter_of(date.fromisoformat(context.partition_key))
+    modules = context.instance.get_dynamic_partitions(phase_module_partitions.name)
+    with warehouse.open() as wh:
+        try:
+            table, rel, report = publish_quarter(gold_store.spec().open(), wh, quarter, modules, warehouse.table())
+        except LookupError as exc:
+            raise Failure(str(exc), allow_retries=False) from None
+    from sim_platform.core.plots import draw_training_set
+
+    png = draw_training_set(table, f"{quarter}: daily energy throughput per module")
+    return MaterializeResult(
+        metadata={
+            "quarter": quarter,
+            "rows": table.num_rows,
+            "modules": len(set(table["phase_module"].to_pylist())),
+            "days": len(set(table["date"].to_pylist())),
+            "file": rel,
+            "warehouse": f"{warehouse.describe()} table {warehouse.table()}",
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "deleted": report.deleted,
+            "throughput": MetadataValue.md(f"![throughput](data:image/png;base64,{base64.b64encode(png).decode()})"),
+        }
+    )
+
+
+module_day_plot = with_single_run(module_day_plot)
+module_day_features = with_single_run(module_day_features)

@@ -1,0 +1,66 @@
+"""The silver IO manager: stores and loads the parquet hierarchy, nothing else.
+
+`handle_output` receives what `resampled_5s` computed -- `core.silver_batch.SilverHours`, the hour
+tables of the run's partitions, staged per day on local disk -- and writes them into the target
+(`{phase_module}/YYYY/MM/DD/HH.parquet` in a folder or the container, each file atomically, through
+`layout.write_hierarchy_day`), days in parallel processes. `load_input` returns a read-on-access
+mapping `{"day|phase_module": (table, column facts)}` over the modules stored on the requested
+days, so a downstream asset over 30 days x 28 modules never holds them all in memory.
+"""
+
+from collections.abc import Iterator, Mapping
+
+import pyarrow as pa
+from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+from sim_platform.core.silver_batch import SilverHours, read_partition, store_silver, stored_modules
+from sim_platform.core.targets import TargetSpec
+from sim_platform.defs.resources import PlatformPaths, SilverStore
+
+
+class SilverPartitions(Mapping):
+    """`{"day|phase_module": (table or None, column facts)}`, each read when first asked for."""
+
+    def __init__(self, spec: TargetSpec, keys: list[str]):
+        self.spec = spec
+        self.keys_ = list(keys)
+
+    def __getitem__(self, key: str) -> tuple[pa.Table | None, dict]:
+        if key not in self.keys_:
+            raise KeyError(key)
+        day, pm = key.split("|")
+        return read_partition(self.spec, pm, day)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_)
+
+    def __len__(self) -> int:
+        return len(self.keys_)
+
+
+class SilverIOManager(ConfigurableIOManager):
+    store: SilverStore
+    paths: PlatformPaths
+
+    def write(self, hours: SilverHours) -> dict[str, int]:
+        """Store the built days of `hours`; hour files written per day."""
+        try:
+            return store_silver(self.store.spec(), hours, self.paths.worker_count())
+        finally:
+            hours.discard()
+
+    def handle_output(self, context: OutputContext, obj: SilverHours) -> None:
+        if not isinstance(obj, SilverHours):
+            raise TypeError(f"the silver IO manager stores SilverHours, not {type(obj).__name__}")
+        written = self.write(obj)
+        context.add_output_metadata(
+            {"target": self.store.spec().root, "days_written": len(written), "files_written": sum(written.values())}
+        )
+
+    def load_input(self, context: InputContext):
+        days = list(context.asset_partition_keys) if context.has_asset_partitions else []
+        if not days:
+            raise ValueError("resampled_5s is partitioned by day: load it for one or more days")
+        spec = self.store.spec()
+        target = spec.open()
+        return SilverPartitions(spec, [f"{day}|{pm}" for day in days for pm in stored_modules(target, day)])
