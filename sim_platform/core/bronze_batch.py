@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sim_platform.core.bronze import bronze_relpath, write_bronze
 from sim_platform.core.catalog import default_catalog, load_catalog
-from sim_platform.core.etl import READ_CHUNK_BYTES, read_day
+from sim_platform.core.etl import read_chunks, read_day
 from sim_platform.core.inputs import InputFile
 from sim_platform.core.parallel import process_pool
 from sim_platform.core.rawdata import clip, concat_batches
@@ -72,17 +72,6 @@ def bronze_days(files_by_day: dict[str, list[InputFile]], bronze_dir: str, confi
     return sorted(done + idle, key=lambda o: o.day)
 
 
-def _chunks(files: list[InputFile]) -> list[list[InputFile]]:
-    chunks, current, size = [], [], 0
-    for f in files:
-        current.append(f)
-        size += f.size / len(f.days)
-        if size >= READ_CHUNK_BYTES:
-            chunks.append(current)
-            current, size = [], 0
-    return chunks + ([current] if current else [])
-
-
 def _read_chunk(day: str, files: list[InputFile], config_path: str):
     catalog = load_catalog(config_path) if config_path else default_catalog()
     try:
@@ -115,7 +104,7 @@ def _pipeline(files_by_day, busy: list[str], bronze_dir: str, config_path: str, 
         while waiting or running:
             while waiting and len(parts) < workers + 1:
                 d = waiting.popleft()
-                chunks = _chunks(files_by_day[d])
+                chunks = read_chunks(files_by_day[d])
                 parts[d], expected[d] = {}, len(chunks)
                 for i, chunk in enumerate(chunks):
                     running[pool.submit(_read_chunk, d, chunk, config_path)] = ("read", d, i)

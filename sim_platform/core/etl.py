@@ -225,7 +225,8 @@ def _init_worker(catalog_path: str | None, output: str) -> None:
 READ_CHUNK_BYTES = 8 << 20
 
 
-def _chunks(files: list[InputFile]) -> list[list[InputFile]]:
+def read_chunks(files: list[InputFile]) -> list[list[InputFile]]:
+    """A day's files cut into read tasks of about READ_CHUNK_BYTES (the ETL's and bronze's)."""
     chunks, current, size = [], [], 0
     for f in files:
         current.append(f)
@@ -360,7 +361,7 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done, c
         while waiting or running:
             while waiting and len(parts) < workers + 1:
                 d = waiting.popleft()
-                chunks = _chunks(days[d])
+                chunks = read_chunks(days[d])
                 parts[d], remaining[d] = [], len(chunks)
                 for chunk in chunks:
                     running[pool.submit(_read_task, chunk, d, config is not None)] = ("read", d)
