@@ -194,11 +194,12 @@ def test_a_refused_file_keeps_its_days_previous_output(world, tmp_path, case):
     res = etl(src, out)
     assert res.returncode == 1
     assert any(line.startswith(f"  {victim}: ") and len(line) <= 300 for line in res.stdout.splitlines()), res.stdout
-    assert "day 2024-07-02: not written" in res.stdout and "days: 3 (2 written)" in res.stdout
+    # the other days' inputs did not change: they are skipped, untouched
+    assert "day 2024-07-02: not written" in res.stdout and "days: 3 (0 written, 2 unchanged)" in res.stdout
     assert day_digests(out) == before  # nothing of 07-02 lost, the other days as before
     assert hidden_leftovers(out) == []
     with_skip = etl(src, out, "--skip-bad-files")
-    assert with_skip.returncode == 1 and "days: 3 (3 written)" in with_skip.stdout
+    assert with_skip.returncode == 1 and "days: 3 (1 written, 2 unchanged)" in with_skip.stdout
     assert not any(k.startswith("phase1_module1/2024/07/02/09") for k in day_digests(out)["2024-07-02"])
     record(f"bad input: {case}", "day kept; --skip-bad-files builds it", "pass")
 
