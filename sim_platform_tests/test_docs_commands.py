@@ -38,16 +38,21 @@ def bash_commands(page: Path) -> list[str]:
     return lines
 
 
-def sandbox(tmp_path: Path) -> Path:
-    """A copy of the working tree (tracked and new files) beside a link to ../shared."""
-    work = tmp_path / "work" / "main"
+def working_tree_copy(dest: Path) -> Path:
+    """The repository's files as they are now (tracked and new, not ignored), copied to `dest`."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
                            check=True).stdout.decode().split("\0")
     for rel in filter(None, files):
         src = REPO / rel
         if src.is_file():
-            (work / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, work / rel)
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+def sandbox(tmp_path: Path) -> Path:
+    """A copy of the working tree beside a link to ../shared, using this test run's .venv."""
+    work = working_tree_copy(tmp_path / "work" / "main")
     (work / ".venv").symlink_to(REPO / ".venv")
     shared = REPO.parent / "shared"
     if shared.exists():

@@ -7,30 +7,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from pathlib import Path
 
 from PIL import Image
 
 from sim_platform_tests.conftest import REPO
-from sim_platform_tests.test_docs_commands import bash_commands
-
-
-def _working_tree_copy(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                           check=True).stdout.decode().split("\0")
-    for rel in filter(None, files):
-        src = REPO / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            (dest / rel).write_bytes(src.read_bytes())
-            os.chmod(dest / rel, src.stat().st_mode)
-    return dest
+from sim_platform_tests.test_docs_commands import bash_commands, working_tree_copy
 
 
 def test_readme_command_one_on_a_bare_clone(tmp_path):
     command = bash_commands(REPO / "README.md")[0]
     assert command == "bash scripts/setup.sh && .venv/bin/sim-platform demo"
-    clone = _working_tree_copy(tmp_path / "clone")
+    clone = working_tree_copy(tmp_path / "clone")
     assert not (clone.parent / "shared").exists()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_STORAGE_", "SIM_PLATFORM_", "DAGSTER_", "VIRTUAL_ENV"))}
     res = subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True, text=True, timeout=1200)

@@ -35,6 +35,7 @@ from datetime import date
 from pathlib import Path
 
 from sim_platform.core import failpoints
+from sim_platform.storage.names import process_alive
 
 STAGING, JOURNAL, TRASH = ".staging", ".journal", ".trash"
 #: the hierarchy folders of an output root (anything else there is not a day's output)
@@ -67,18 +68,6 @@ def write_file(path: Path, data: bytes, durable: bool = True) -> None:
         if DURABLE and durable:
             fh.flush()
             os.fsync(fh.fileno())
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextmanager
@@ -229,7 +218,7 @@ def recover(root: str | Path, day: date | None = None) -> dict[str, int]:
     jdir = root / JOURNAL
     for jpath in sorted(jdir.glob("*.json")) if jdir.is_dir() else []:
         m = _ID.match(jpath.name)
-        if not m or _alive(int(m["pid"])) or (day and m["day"] != day.isoformat()):
+        if not m or process_alive(int(m["pid"])) or (day and m["day"] != day.isoformat()):
             continue
         with day_lock(root, date.fromisoformat(m["day"])):
             if not jpath.exists():
@@ -241,7 +230,7 @@ def recover(root: str | Path, day: date | None = None) -> dict[str, int]:
     for folder in (root / STAGING, root / TRASH, jdir):
         for p in sorted(folder.iterdir()) if folder.is_dir() else []:
             m = _ID.match(p.name.lstrip(".").removesuffix(".tmp"))
-            if m and not _alive(int(m["pid"])) and (not day or m["day"] == day.isoformat()):
+            if m and not process_alive(int(m["pid"])) and (not day or m["day"] == day.isoformat()):
                 if (jdir / f"{p.name}.json").exists():
                     continue  # a committed journal still needs it
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)

@@ -108,13 +108,17 @@ def temp_is_orphaned(filename: str) -> bool:
     m = re.search(r"\.(\d+)-[0-9a-f]{12}" + re.escape(TEMP_SUFFIX) + "$", filename)
     if not m:
         return True
-    pid = int(m.group(1))
+    return not process_alive(int(m.group(1)))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine still runs (this one included; one we may not signal runs)."""
     if pid == os.getpid():
-        return False
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:
         return False
-    return False
+    except PermissionError:
+        return True
+    return True
