@@ -16,8 +16,14 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-FILL_BINS = {"module_temperature": 180, "battery_sensor_temperature": 180, "cell_voltage": 360, "debug_value": 180,
-             "phase_module_count": 4320, "phase_count": 4320}
+FILL_BINS = {
+    "module_temperature": 180,
+    "battery_sensor_temperature": 180,
+    "cell_voltage": 360,
+    "debug_value": 180,
+    "phase_module_count": 4320,
+    "phase_count": 4320,
+}
 
 
 def parse_tags(tags) -> dict:

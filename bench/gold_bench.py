@@ -28,11 +28,17 @@ CLI = str(Path(sys.executable).parent / "sim-platform")
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--input", default=str(ROOT / "bench" / "data" / "gen30"), help="raw input (make it with bench/etl_bench.py or sim-platform generate)")
+    ap.add_argument(
+        "--input",
+        default=str(ROOT / "bench" / "data" / "gen30"),
+        help="raw input (make it with bench/etl_bench.py or sim-platform generate)",
+    )
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
     if not Path(args.input).is_dir():
-        print(f"no input at {args.input}: run `sim-platform generate --runs 1 --days 30 --out {args.input}` first", file=sys.stderr)
+        print(
+            f"no input at {args.input}: run `sim-platform generate --runs 1 --days 30 --out {args.input}` first", file=sys.stderr
+        )
         return 2
     work = Path(args.work or tempfile.mkdtemp(prefix="gold_bench_"))
     shutil.rmtree(work, ignore_errors=True)
@@ -42,12 +48,16 @@ def main() -> int:
     rows["b"] = measure([CLI, "gold", "--silver", str(work / "silver"), "--gold", str(work / "gold_1"), "--workers", "1"], env)
     rows["c"] = measure([CLI, "gold", "--silver", str(work / "silver"), "--gold", str(work / "gold_n")], env)
     quarters = sorted(p.name for p in (work / "gold_1" / "ml_training_set").glob("*.parquet"))
-    same = all(filecmp.cmp(work / "gold_1/ml_training_set" / q, work / "gold_n/ml_training_set" / q, shallow=False) for q in quarters)
+    same = all(
+        filecmp.cmp(work / "gold_1/ml_training_set" / q, work / "gold_n/ml_training_set" / q, shallow=False) for q in quarters
+    )
     names = {"a": "sim-platform etl (scale)", "b": "gold, 1 worker (baseline)", "c": f"gold, {os.cpu_count()} workers"}
     print("| run | wall | CPU | peak RSS (largest process) | tree |")
     print("|---|---|---|---|---|")
     for k, r in rows.items():
-        print(f"| {names[k]} | {r['seconds']:.1f} s | {r['cpu_seconds']:.1f} s | {r['max_rss_mb']:.0f} MB | {r['tree_mb']:.0f} MB |")
+        print(
+            f"| {names[k]} | {r['seconds']:.1f} s | {r['cpu_seconds']:.1f} s | {r['max_rss_mb']:.0f} MB | {r['tree_mb']:.0f} MB |"
+        )
     summary = {
         "quarters": quarters,
         "training_sets_identical": same,

@@ -42,8 +42,14 @@ def measure(cmd: list[str], env=None) -> dict:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", err).group(1)
     parts = [float(x) for x in wall.split(":")]
-    seconds = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+    seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
     maxrss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
     user = float(re.search(r"User time \(seconds\): (\S+)", err).group(1))
     system = float(re.search(r"System time \(seconds\): (\S+)", err).group(1))
-    return {"seconds": seconds, "cpu_seconds": user + system, "max_rss_mb": maxrss_kb / 1024, "tree_mb": peak["tree"] / 2**20, "stdout": out}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": user + system,
+        "max_rss_mb": maxrss_kb / 1024,
+        "tree_mb": peak["tree"] / 2**20,
+        "stdout": out,
+    }

@@ -75,17 +75,41 @@ def write_h5py_runs(out: Path, runs: int, files_per_run: int, seed: int) -> None
                 h5.attrs["run_id"] = path.parent.name
                 h5.attrs["sample"] = f + 1
                 group = h5.create_group("signals")
-                group.create_dataset("time_ms", data=1_720_000_000_000 + np.arange(n, dtype=np.int64) * 1000,
-                                     chunks=True, compression="gzip", compression_opts=4)
+                group.create_dataset(
+                    "time_ms",
+                    data=1_720_000_000_000 + np.arange(n, dtype=np.int64) * 1000,
+                    chunks=True,
+                    compression="gzip",
+                    compression_opts=4,
+                )
                 for name in signals:
                     walk = 50 + np.cumsum(rng.normal(0, 0.01, n))
-                    group.create_dataset(name, data=walk.astype(np.float32), chunks=True,
-                                         compression="gzip", compression_opts=4, shuffle=True)
+                    group.create_dataset(
+                        name, data=walk.astype(np.float32), chunks=True, compression="gzip", compression_opts=4, shuffle=True
+                    )
 
 
 def write_generator_runs(out: Path, runs: int, days: int, seed: int) -> None:
-    subprocess.run([sys.executable, "-m", "sim_platform", "generate", "--runs", str(runs), "--days", str(days),
-                    "--out", str(out), "--format", "hdf5", "--seed", str(seed)], check=True, cwd=REPO)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim_platform",
+            "generate",
+            "--runs",
+            str(runs),
+            "--days",
+            str(days),
+            "--out",
+            str(out),
+            "--format",
+            "hdf5",
+            "--seed",
+            str(seed),
+        ],
+        check=True,
+        cwd=REPO,
+    )
 
 
 # -- a proxy adding round-trip latency (in its own process, so it does not share our GIL) ----------
@@ -128,8 +152,7 @@ class LatencyProxy:
         self.listener.listen(128)
         self.port = self.listener.getsockname()[1]
         ctx = multiprocessing.get_context("fork")
-        self.process = ctx.Process(target=_latency_proxy, args=(self.listener, upstream_port, rtt_ms / 2000),
-                                   daemon=True)
+        self.process = ctx.Process(target=_latency_proxy, args=(self.listener, upstream_port, rtt_ms / 2000), daemon=True)
 
     def __enter__(self) -> LatencyProxy:
         self.process.start()
@@ -256,7 +279,8 @@ def measure_once(rtt_ms: float, src: Path, work: Path, concurrency: int) -> dict
                 report = sync_up(store, src, concurrency=concurrency, log_dir=work / "logs")
             assert report.ok and report.transferred == [], report.summary()
             results[STEPS[2]] = timer.measure(
-                f"skipped {len(report.skipped)}; report: uploads {report.uploads}, list_requests {report.list_requests}")
+                f"skipped {len(report.skipped)}; report: uploads {report.uploads}, list_requests {report.list_requests}"
+            )
             with Timer(pid, counter) as timer:
                 report = sync_down(store, dst, concurrency=concurrency, log_dir=work / "logs")
             assert report.ok and len(report.transferred) == len(files), report.summary()
@@ -265,7 +289,8 @@ def measure_once(rtt_ms: float, src: Path, work: Path, concurrency: int) -> dict
                 report = sync_down(store, dst, concurrency=concurrency, log_dir=work / "logs")
             assert report.ok and report.transferred == [], report.summary()
             results[STEPS[4]] = timer.measure(
-                f"skipped {len(report.skipped)}; report: downloads {report.downloads}, list_requests {report.list_requests}")
+                f"skipped {len(report.skipped)}; report: downloads {report.downloads}, list_requests {report.list_requests}"
+            )
 
     with_azurite(work / "azurite-baseline", rtt_ms, baseline)
     with_azurite(work / "azurite-sync", rtt_ms, sync)
@@ -290,8 +315,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--files-per-run", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--latency-ms", type=float, default=20.0,
-                        help="round-trip time added by the proxy in the second scenario (0 = skip it)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=20.0, help="round-trip time added by the proxy in the second scenario (0 = skip it)"
+    )
     parser.add_argument("--source", choices=["h5py", "generator"], default="h5py")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per scenario; the median is shown")
@@ -318,26 +344,34 @@ def main() -> int:
             runs = [measure_once(rtt, src, work, args.concurrency) for _ in range(args.repeat)]
             scenarios.append((label, median_measures(runs)))
 
-        print(f"data: {len(sizes)} HDF5 files ({args.source}) in {args.runs} run folders, "
-              f"{sum(sizes) / 1e6:.1f} MB, {min(sizes) / 1e3:.0f}-{max(sizes) / 1e3:.0f} KB each "
-              f"(generated in {gen_s:.1f} s)")
-        print(f"server: Azurite {AZURITE_VERSION} on 127.0.0.1, disk persistence, a fresh instance for the "
-              f"baseline and for the sync steps; machine: {os.cpu_count()} CPU cores, load average "
-              f"{os.getloadavg()[0]:.1f} at the end; sync concurrency {args.concurrency}; "
-              f"median of {args.repeat} repetition(s)")
+        print(
+            f"data: {len(sizes)} HDF5 files ({args.source}) in {args.runs} run folders, "
+            f"{sum(sizes) / 1e6:.1f} MB, {min(sizes) / 1e3:.0f}-{max(sizes) / 1e3:.0f} KB each "
+            f"(generated in {gen_s:.1f} s)"
+        )
+        print(
+            f"server: Azurite {AZURITE_VERSION} on 127.0.0.1, disk persistence, a fresh instance for the "
+            f"baseline and for the sync steps; machine: {os.cpu_count()} CPU cores, load average "
+            f"{os.getloadavg()[0]:.1f} at the end; sync concurrency {args.concurrency}; "
+            f"median of {args.repeat} repetition(s)"
+        )
         print()
         print("| scenario | step | wall s | CPU s client / Azurite | HTTP requests | notes |")
         print("|---|---|---:|---:|---|---|")
         for label, steps in scenarios:
             for step in STEPS:
                 m = steps[step]
-                print(f"| {label} | {step} | {m.seconds:.2f} | {m.client_cpu:.2f} / {m.server_cpu:.2f} | "
-                      f"{describe_requests(m.requests)} | {m.note} |")
+                print(
+                    f"| {label} | {step} | {m.seconds:.2f} | {m.client_cpu:.2f} / {m.server_cpu:.2f} | "
+                    f"{describe_requests(m.requests)} | {m.note} |"
+                )
             speedup = steps[STEPS[0]].seconds / steps[STEPS[1]].seconds
             print(f"| {label} | **speed-up, first sync vs baseline** | **{speedup:.2f}x** | | | |")
             ceiling = steps[STEPS[0]].seconds / steps[STEPS[1]].server_cpu
-            print(f"| {label} | ceiling for any client: baseline wall / Azurite CPU during the sync | "
-                  f"{ceiling:.2f}x | | | Azurite serves requests on one Node.js thread |")
+            print(
+                f"| {label} | ceiling for any client: baseline wall / Azurite CPU during the sync | "
+                f"{ceiling:.2f}x | | | Azurite serves requests on one Node.js thread |"
+            )
         print()
         ok = True
         for label, steps in scenarios:
@@ -346,9 +380,11 @@ def main() -> int:
             listing = noop.requests.get("list", 0)
             checks = [
                 (f"first sync >= {GOAL_SPEEDUP:g}x faster than baseline", speedup >= GOAL_SPEEDUP, f"{speedup:.2f}x"),
-                (f"no-op re-sync < {GOAL_NOOP_LIST_REQUESTS} listing requests",
-                 listing < GOAL_NOOP_LIST_REQUESTS,
-                 f"{listing} listing, {sum(noop.requests.values())} HTTP requests in all"),
+                (
+                    f"no-op re-sync < {GOAL_NOOP_LIST_REQUESTS} listing requests",
+                    listing < GOAL_NOOP_LIST_REQUESTS,
+                    f"{listing} listing, {sum(noop.requests.values())} HTTP requests in all",
+                ),
                 (f"no-op re-sync < {GOAL_NOOP_SECONDS:g} s", noop.seconds < GOAL_NOOP_SECONDS, f"{noop.seconds:.2f} s"),
             ]
             for goal, passed, value in checks:

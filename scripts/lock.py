@@ -52,9 +52,17 @@ SHAPES: dict[str, tuple[str, ...]] = {"test": ("test",), "base": (), "k8s": ("k8
 DIGEST = re.compile(r"^# pyproject-sha256: ([0-9a-f]{64})\s*$", re.M)
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;\\]+)", re.M)
 # the environment the locks are resolved for (uv pip compile --python-version/--python-platform)
-TARGET_ENV = {**default_environment(), "python_version": PYTHON_VERSION, "python_full_version": PYTHON_VERSION + ".11",
-              "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
-              "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+TARGET_ENV = {
+    **default_environment(),
+    "python_version": PYTHON_VERSION,
+    "python_full_version": PYTHON_VERSION + ".11",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
 
 
 class LockError(Exception):
@@ -87,9 +95,13 @@ def requirements_of(lists: dict) -> list[str]:
 
 def header(shape: str, lists: dict) -> str:
     what = {"base": "the dependencies of pyproject.toml", "build": "the [build-system] requires of pyproject.toml"}.get(
-        shape, f'the dependencies of pyproject.toml and its extra "{shape}"')
-    install = ("pip install --require-hashes -r requirements/build.lock.txt" if shape == "build" else
-               f"pip install --require-hashes -r requirements/{shape}.lock.txt && pip install --no-deps .")
+        shape, f'the dependencies of pyproject.toml and its extra "{shape}"'
+    )
+    install = (
+        "pip install --require-hashes -r requirements/build.lock.txt"
+        if shape == "build"
+        else f"pip install --require-hashes -r requirements/{shape}.lock.txt && pip install --no-deps ."
+    )
     return (
         f"# requirements/{shape}.lock.txt: {what}, every package pinned with the hashes of its files.\n"
         f"# Resolved by uv for Python {PYTHON_VERSION} on Linux x86_64. Do not edit: refresh with `{REFRESH}`.\n"
@@ -125,7 +137,11 @@ def check_lock(pyproject: Path, lock_dir: Path, shape: str) -> list[str]:
             problems.append(f"{path} has no pin for '{line}'")
         elif not req.specifier.contains(version, prereleases=True):
             problems.append(f"{path} pins {req.name}=={version}, which does not meet '{line}'")
-    unhashed = [name for name in pinned if not re.search(rf"^{re.escape(name)}(\[[^\]]*\])?==\S+ \\\n\s+--hash=sha256:", text, re.M | re.I)]
+    unhashed = [
+        name
+        for name in pinned
+        if not re.search(rf"^{re.escape(name)}(\[[^\]]*\])?==\S+ \\\n\s+--hash=sha256:", text, re.M | re.I)
+    ]
     if unhashed:
         problems.append(f"{path} has pins without hashes: {', '.join(sorted(unhashed))}")
     return problems
@@ -161,8 +177,21 @@ def compile_locks(pyproject: Path, lock_dir: Path, upgrade: bool) -> None:
         for shape in SHAPES:
             lists = declared(pyproject, shape)
             out = lock_path(lock_dir, shape)
-            cmd = [uv, "pip", "compile", "--quiet", "--generate-hashes", "--no-header", "--no-strip-extras",
-                   "--python-version", PYTHON_VERSION, "--python-platform", PLATFORM, "--output-file", str(out)]
+            cmd = [
+                uv,
+                "pip",
+                "compile",
+                "--quiet",
+                "--generate-hashes",
+                "--no-header",
+                "--no-strip-extras",
+                "--python-version",
+                PYTHON_VERSION,
+                "--python-platform",
+                PLATFORM,
+                "--output-file",
+                str(out),
+            ]
             if upgrade:
                 cmd.append("--upgrade")
             if shape == "build":

@@ -12,7 +12,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"), key=lambda p: int(p.parent.name))
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"), key=lambda p: int(p.parent.name)
+)
 
 
 class Postgres:
@@ -24,7 +26,7 @@ class Postgres:
         self.data = self.dir / "pgdata"
         self.port = 0
 
-    def __enter__(self) -> "Postgres":
+    def __enter__(self) -> Postgres:
         from sim_platform.storage.azurite import free_port
 
         if not (PG_BIN / "initdb").exists():
@@ -36,8 +38,18 @@ class Postgres:
         self.port = free_port()
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=on"
         self._as_pg([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "pg.log"), "-w", "start"])
-        self._as_pg([str(PG_BIN / "createdb") if (PG_BIN / "createdb").exists() else "createdb",
-                     "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "dagster"])
+        self._as_pg(
+            [
+                str(PG_BIN / "createdb") if (PG_BIN / "createdb").exists() else "createdb",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "dagster",
+            ]
+        )
         return self
 
     @property

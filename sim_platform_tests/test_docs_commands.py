@@ -40,8 +40,11 @@ def bash_commands(page: Path) -> list[str]:
 
 def working_tree_copy(dest: Path) -> Path:
     """The repository's files as they are now (tracked and new, not ignored), copied to `dest`."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, files):
         src = REPO / rel
         if src.is_file():
@@ -73,9 +76,12 @@ def test_every_command_of_the_page_runs(page, tmp_path):
         # setup.sh would install the sandbox copy into the shared .venv; only a bare clone may run it
         assert "scripts/setup.sh" not in line, f"{page.name}: `{line}` must be one of the commands run elsewhere"
         cmd = line.replace("/tmp/sim_docs", str(tmp_path / "sim_docs"))
-        res = subprocess.run(["bash", "-c", f"set -euo pipefail; {cmd}"], cwd=work, env=env, capture_output=True, text=True,
-                             timeout=600)
-        assert res.returncode == 0, f"{page.name}: `{line}` failed ({res.returncode}):\n{res.stdout[-1500:]}\n{res.stderr[-2500:]}"
+        res = subprocess.run(
+            ["bash", "-c", f"set -euo pipefail; {cmd}"], cwd=work, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert res.returncode == 0, (
+            f"{page.name}: `{line}` failed ({res.returncode}):\n{res.stdout[-1500:]}\n{res.stderr[-2500:]}"
+        )
         ran += 1
     assert ran or all(line in ELSEWHERE for line in bash_commands(page))
 

@@ -19,7 +19,9 @@ def test_readme_command_one_on_a_bare_clone(tmp_path):
     assert command == "bash scripts/setup.sh && .venv/bin/sim-platform demo"
     clone = working_tree_copy(tmp_path / "clone")
     assert not (clone.parent / "shared").exists()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_STORAGE_", "SIM_PLATFORM_", "DAGSTER_", "VIRTUAL_ENV"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AZURE_STORAGE_", "SIM_PLATFORM_", "DAGSTER_", "VIRTUAL_ENV"))
+    }
     res = subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "days: 7 (7 written)" in res.stdout

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from sim_platform.cli.etl_commands import positive_int, print_summary, usage_error
-from sim_platform.core.rawdata import clip
 from sim_platform.core.demo import DEMO_DAYS, DEMO_SEED
 from sim_platform.core.pipeline_config import ENV_VAR
+from sim_platform.core.rawdata import clip
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,8 +54,18 @@ def _demo(args: argparse.Namespace) -> int:
 
     try:
         with open_blob_store(settings) as store:
-            result = run_demo(home, store, pipes, args.config, Path(args.sample) if args.sample else None, args.days, args.seed,
-                              workers, say=lambda line: print(clip(line, 300), file=sys.stderr), on_day=on_day)
+            result = run_demo(
+                home,
+                store,
+                pipes,
+                args.config,
+                Path(args.sample) if args.sample else None,
+                args.days,
+                args.seed,
+                workers,
+                say=lambda line: print(clip(line, 300), file=sys.stderr),
+                on_day=on_day,
+            )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -67,15 +77,20 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"\ndemo done in {time.perf_counter() - t0:.0f} s; everything is under {rel}/:")
     print(f"  {rel}/landing/telemetry/   the exports (injected.json lists the rare events the week holds)")
     where = f"the folder {settings.local_root}" if settings.backend == "local" else f"container {settings.container}"
-    print(f"  {where}: blobs under {result.prefix} (the embedded stand-in for Azure Blob Storage)" if settings.backend == "local"
-          else f"  {where}: blobs under {result.prefix}")
+    print(
+        f"  {where}: blobs under {result.prefix} (the embedded stand-in for Azure Blob Storage)"
+        if settings.backend == "local"
+        else f"  {where}: blobs under {result.prefix}"
+    )
     print(f"  {rel}/silver/              5-second hour files phase{{p}}_module{{m}}/YYYY/MM/DD/HH.parquet")
     print(f"  {rel}/silver/_quality/     one data-quality report per day")
     if result.plot:
         print(f"  {_shown(result.plot)}")
     print("next:")
     print(f"  .venv/bin/sim-platform quality --output {rel}/silver      the days with faults or anomalies")
-    print("  .venv/bin/dagster dev                                     the same platform in the Dagster UI, http://127.0.0.1:3000")
+    print(
+        "  .venv/bin/dagster dev                                     the same platform in the Dagster UI, http://127.0.0.1:3000"
+    )
     print("  .venv/bin/sim-platform etl --input YOUR_EXPORTS --output out   the main job on your own telemetry exports")
     return code
 

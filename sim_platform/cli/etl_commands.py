@@ -69,8 +69,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.set_defaults(func=_generate)
 
     plot = sub.add_parser("plot", help="draw one hierarchy's day of 5-second data")
-    plot.add_argument("--silver", "--from", "--output", dest="silver", required=True,
-                      help="the silver folder it reads: the ETL's --output (--output is kept as an alias)")
+    plot.add_argument(
+        "--silver",
+        "--from",
+        "--output",
+        dest="silver",
+        required=True,
+        help="the silver folder it reads: the ETL's --output (--output is kept as an alias)",
+    )
     plot.add_argument("--phase-module", required=True, help="hierarchy, e.g. phase1_module3, phase2 or system")
     plot.add_argument("--day", required=True, type=date.fromisoformat)
     plot.add_argument("--to", required=True, help="PNG file to write")
@@ -172,7 +178,8 @@ def print_summary(summary, output: Path) -> int:
         print(f"note: {folder} is inside the input: left out of it (it is the output)", file=sys.stderr)
     t = summary.totals()
     print(
-        f"days: {t['days']} ({t['days_written']} written" + (f", {t['days_unchanged']} unchanged" if t["days_unchanged"] else "")
+        f"days: {t['days']} ({t['days_written']} written"
+        + (f", {t['days_unchanged']} unchanged" if t["days_unchanged"] else "")
         + f")  raw rows: {t['raw_rows']:,}  "
         f"distinct rows: {t['distinct_rows']:,}  files written: {t['files_written']:,}  "
         f"seconds: {t['seconds']:.2f}"
@@ -181,8 +188,13 @@ def print_summary(summary, output: Path) -> int:
     lines = quality.summary_lines(reports)
     if lines:
         flagged = sum(quality.has_anomalies(r) for r in reports)
-        print(clip(f"data quality: {flagged} of {len(reports)} day(s) with value anomalies (kept and written); "
-                   f"reports: {output / quality.QUALITY_DIR}/YYYY/MM/DD.json", 300))
+        print(
+            clip(
+                f"data quality: {flagged} of {len(reports)} day(s) with value anomalies (kept and written); "
+                f"reports: {output / quality.QUALITY_DIR}/YYYY/MM/DD.json",
+                300,
+            )
+        )
         for line in lines:
             print(f"  {line}")
     for dup in summary.duplicates:
@@ -211,7 +223,10 @@ def _configured_inputs(args: argparse.Namespace):
             for report in fetch_blob_sources(store, pipes, cache, args.source, log_dir=None):
                 print(f"  {report.summary()}", file=sys.stderr)
                 if not report.ok:
-                    raise OSError(f"{len(report.failed)} blob(s) could not be fetched: " + "; ".join(f"{f.name}: {f.error}" for f in report.failed[:5]))
+                    raise OSError(
+                        f"{len(report.failed)} blob(s) could not be fetched: "
+                        + "; ".join(f"{f.name}: {f.error}" for f in report.failed[:5])
+                    )
     return source_roots(pipes, cache, args.source)
 
 
@@ -221,9 +236,7 @@ def _generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         return usage_error("generate", f"--out {out} is a file; give a folder (it is created when missing)")
-    files = generate(
-        args.out, runs=args.runs, days=args.days, seed=args.seed, fmt=args.format, start=args.start, rare=args.rare
-    )
+    files = generate(args.out, runs=args.runs, days=args.days, seed=args.seed, fmt=args.format, start=args.start, rare=args.rare)
     print(f"wrote {len(files)} {args.format} files to {args.out}")
     if args.rare:
         print(f"rare behaviour injected: {Path(args.out) / MANIFEST}")

@@ -40,7 +40,9 @@ def _gold(args: argparse.Namespace) -> int:
         return 2
     keys = [k for k in stored_module_days(args.silver) if not args.quarter or quarter_of(k[0]) in args.quarter]
     if not keys:
-        print(f"error: no module hour files under {args.silver}" + (f" for {args.quarter}" if args.quarter else ""), file=sys.stderr)
+        print(
+            f"error: no module hour files under {args.silver}" + (f" for {args.quarter}" if args.quarter else ""), file=sys.stderr
+        )
         return 2
     gold = LocalTarget(args.gold)
     with tqdm(total=len({d for d, _ in keys}), unit="day", desc="features", file=sys.stderr) as bar:
@@ -53,6 +55,8 @@ def _gold(args: argparse.Namespace) -> int:
     with open_warehouse(url, duckdb_path) as wh:
         for quarter in sorted({quarter_of(d) for d, _ in keys}):
             table, rel, report = publish_quarter(gold, wh, quarter, modules)
-            print(f"{quarter}: {table.num_rows} module-days -> {rel}; "
-                  f"warehouse inserted {report.inserted}, updated {report.updated}, deleted {report.deleted}")
+            print(
+                f"{quarter}: {table.num_rows} module-days -> {rel}; "
+                f"warehouse inserted {report.inserted}, updated {report.updated}, deleted {report.deleted}"
+            )
     return 0

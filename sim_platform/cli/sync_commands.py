@@ -64,16 +64,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default="", help="blob name prefix, treated as a folder (e.g. raw/)")
-    parser.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY,
-                        help=f"parallel transfers (default {DEFAULT_CONCURRENCY})")
-    parser.add_argument("--attempts", type=_positive_int, default=DEFAULT_ATTEMPTS,
-                        help=f"tries per file on transient errors (default {DEFAULT_ATTEMPTS})")
+    parser.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"parallel transfers (default {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--attempts",
+        type=_positive_int,
+        default=DEFAULT_ATTEMPTS,
+        help=f"tries per file on transient errors (default {DEFAULT_ATTEMPTS})",
+    )
     parser.add_argument("--container", default=None, help="container name (default AZURE_STORAGE_CONTAINER_NAME)")
     parser.add_argument("--env-file", default=DEFAULT_ENV_FILE, help="dotenv file to read (default .env)")
     parser.add_argument("--log-dir", type=Path, default=DEFAULT_LOG_DIR, help="folder for upload.log/download.log")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log every file on the console (default: warnings and failures only)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every file on the console (default: warnings and failures only)"
+    )
 
 
 class _Bar:
@@ -88,8 +97,7 @@ class _Bar:
 
     def start(self, total: int) -> None:
         if self._enabled:
-            self._bar = tqdm(total=total, unit="file", desc=f"sync {self._direction}", file=sys.stderr,
-                             dynamic_ncols=True)
+            self._bar = tqdm(total=total, unit="file", desc=f"sync {self._direction}", file=sys.stderr, dynamic_ncols=True)
 
     def done(self, name: str, outcome: str, nbytes: int) -> None:
         self._counts[outcome] = self._counts.get(outcome, 0) + 1
@@ -138,8 +146,9 @@ def _run(args: argparse.Namespace, direction: str) -> int:
         with _console_logging(args.verbose):
             settings = _settings(args)
             with open_blob_store(settings) as store:
-                common = dict(prefix=args.prefix, concurrency=args.concurrency, attempts=args.attempts,
-                              log_dir=args.log_dir, progress=bar)
+                common = dict(
+                    prefix=args.prefix, concurrency=args.concurrency, attempts=args.attempts, log_dir=args.log_dir, progress=bar
+                )
                 report: SyncReport
                 if direction == "up":
                     report = sync_up(store, args.source, **common)

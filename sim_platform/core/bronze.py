@@ -124,7 +124,9 @@ def bronze_bytes(batch: RawBatch, day: date, catalog: Catalog) -> tuple[bytes, d
         "flagged": quality.summarize_flagged(batch.flagged, catalog),
     }
     sink = io.BytesIO()
-    with pq.ParquetWriter(sink, table.schema, compression="snappy", use_dictionary=["hierarchy", "payload", "tags", "text"]) as writer:
+    with pq.ParquetWriter(
+        sink, table.schema, compression="snappy", use_dictionary=["hierarchy", "payload", "tags", "text"]
+    ) as writer:
         for i, h in enumerate(hierarchies):
             part = table.slice(starts[i], starts[i + 1] - starts[i])
             writer.write_table(part, row_group_size=max(1, len(part)))
@@ -165,8 +167,7 @@ def read_bronze(path: str | Path, hierarchies: list[str] | None = None) -> RawBa
     uniq, sid = np.unique(pcode * (len(tags.dictionary) + 1) + tcode, return_inverse=True)
     pdict, tdict = payload.dictionary.to_pylist(), tags.dictionary.to_pylist()
     series = [
-        (pdict[int(u) // (len(tdict) + 1)], tuple(tuple(kv) for kv in json.loads(tdict[int(u) % (len(tdict) + 1)])))
-        for u in uniq
+        (pdict[int(u) // (len(tdict) + 1)], tuple(tuple(kv) for kv in json.loads(tdict[int(u) % (len(tdict) + 1)]))) for u in uniq
     ]
     sid = sid.astype(np.int32)
     ts = table.column("ts").to_numpy()

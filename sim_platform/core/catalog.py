@@ -123,8 +123,11 @@ class Catalog:
         if sig is not None:
             return sig
         return Signal(
-            payload_type, fill_limit_s=self.default_fill_limit_s, unit=self.default_unit,
-            out_of_range=self.default_out_of_range, known=False,
+            payload_type,
+            fill_limit_s=self.default_fill_limit_s,
+            unit=self.default_unit,
+            out_of_range=self.default_out_of_range,
+            known=False,
         )
 
     def known_tag_keys(self) -> frozenset[str]:
@@ -170,7 +173,7 @@ def _text(value: Any) -> str:
     """Refuse anything but text where the catalog needs text: YAML 1.1 reads unquoted OFF/ON/YES/NO
     as booleans and 1 as a number, and `str(False)` would silently stand in for 'OFF'."""
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} ({type(value).__name__}) is not text: quote it in the YAML file (e.g. \"OFF\")")
+        raise ValueError(f'{value!r} ({type(value).__name__}) is not text: quote it in the YAML file (e.g. "OFF")')
     return value
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from sim_platform.core import failpoints, manifest, publish, quality
 from sim_platform.core.catalog import Catalog, SeriesError, default_catalog, load_catalog
-from sim_platform.core.parallel import process_pool
 from sim_platform.core.inputs import InputFile, InputPlan, SourceRoot, plan_inputs, plan_sources
-from sim_platform.core.pipeline_config import source_formats_of
 from sim_platform.core.layout import LocalTarget, OutputTarget, day_start_ms, publishing, put_hierarchy_day
+from sim_platform.core.parallel import process_pool
+from sim_platform.core.pipeline_config import source_formats_of
 from sim_platform.core.rawdata import InputError, RawBatch, clip, concat_batches
 from sim_platform.core.resample import DAY_MS, HierarchyDay, resample_day
 
@@ -249,7 +249,14 @@ def _day_task(parts: list, files: list[InputFile], day: date, skip_bad_files: bo
     errors = [e for _, errs, _ in parts for e in errs]
     prints = [p for _, _, ps in parts for p in ps]
     return finish_day(
-        concat_batches(batches), errors, len(files), day, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files, t0,
+        concat_batches(batches),
+        errors,
+        len(files),
+        day,
+        _WORKER_STATE["target"],
+        _WORKER_STATE["catalog"],
+        skip_bad_files,
+        t0,
         _manifest(day, files, prints, config),
     )
 
@@ -294,15 +301,25 @@ def run_etl(
     if on_plan:
         on_plan(plan)
     summary = EtlSummary(
-        plan_failures=[str(e) for e in plan.failures], duplicates=plan.duplicates, ignored=len(plan.ignored),
-        excluded=[str(p) for p in plan.excluded], recovered=recovered.get("rolled_forward", 0),
+        plan_failures=[str(e) for e in plan.failures],
+        duplicates=plan.duplicates,
+        ignored=len(plan.ignored),
+        excluded=[str(p) for p in plan.excluded],
+        recovered=recovered.get("rolled_forward", 0),
     )
     days = plan.by_day()
     kept = {} if skip_bad_files else _days_kept(plan, days, output)
-    same = set() if force else {
-        d for d in days
-        if d not in kept and manifest.unchanged(previous.get(d), [f.path for f in days[d]], config) and publish.has_output(output, d)
-    }
+    same = (
+        set()
+        if force
+        else {
+            d
+            for d in days
+            if d not in kept
+            and manifest.unchanged(previous.get(d), [f.path for f in days[d]], config)
+            and publish.has_output(output, d)
+        }
+    )
     order = [d for d in sorted(days) if d not in kept and d not in same]
     workers = max(1, min(workers or os.cpu_count() or 1, sum(len(days[d]) for d in order) or 1))
     cat_arg = str(config_path) if config_path else None
@@ -341,8 +358,13 @@ def _days_kept(plan: InputPlan, days: dict[date, list[InputFile]], output: Path)
                 f"day {d}: not written, {len(refused[d])} bad input file(s); its previous output is kept (--skip-bad-files builds it from the rest)"
             ]
         elif unknown and publish.has_output(output, d):
-            kept[d] = [clip(f"day {d}: not written: {len(unknown)} refused input file(s) of unknown day (first {unknown[0].path}) "
-                            "may belong to it; its previous output is kept (--skip-bad-files writes it anyway)", 300)]
+            kept[d] = [
+                clip(
+                    f"day {d}: not written: {len(unknown)} refused input file(s) of unknown day (first {unknown[0].path}) "
+                    "may belong to it; its previous output is kept (--skip-bad-files writes it anyway)",
+                    300,
+                )
+            ]
     return kept
 
 
@@ -353,6 +375,7 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done, c
 
     import pandas  # noqa: F401  (imported once, before the workers fork)
     import pandera.pandas  # noqa: F401
+
     waiting = deque(order)
     parts: dict[date, list] = {}
     remaining: dict[date, int] = {}
@@ -380,5 +403,9 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done, c
             except BrokenProcessPool as exc:  # a worker was killed (OOM killer, a signal): no day half-written
                 lost = sorted({d for _, d in running.values()} | set(parts) | set(waiting))
                 for d in lost:
-                    done(DayResult(d, failures=[f"day {d}: not written: a worker process died ({exc}); its previous output is kept"]))
+                    done(
+                        DayResult(
+                            d, failures=[f"day {d}: not written: a worker process died ({exc}); its previous output is kept"]
+                        )
+                    )
                 return

@@ -93,39 +93,78 @@ FEATURE_SCHEMA = pa.schema(
             for prefix, column, unit in _SIGNALS
             for stat, words in _STATS.items()
         ),
-        _field("valid_bins", pa.int32(), "bins",
-               "number of bins in which module_voltage and module_current are both non-null (the energy bins)"),
-        _field("charge_energy_kwh", pa.float64(), "kWh",
-               f"sum {_ENERGY} < 0 of -V x I x {BIN_S:g} s / 3.6e6 (current < 0 = charging)"),
-        _field("discharge_energy_kwh", pa.float64(), "kWh",
-               f"sum {_ENERGY} > 0 of V x I x {BIN_S:g} s / 3.6e6 (current > 0 = discharging)"),
+        _field(
+            "valid_bins",
+            pa.int32(),
+            "bins",
+            "number of bins in which module_voltage and module_current are both non-null (the energy bins)",
+        ),
+        _field(
+            "charge_energy_kwh",
+            pa.float64(),
+            "kWh",
+            f"sum {_ENERGY} < 0 of -V x I x {BIN_S:g} s / 3.6e6 (current < 0 = charging)",
+        ),
+        _field(
+            "discharge_energy_kwh",
+            pa.float64(),
+            "kWh",
+            f"sum {_ENERGY} > 0 of V x I x {BIN_S:g} s / 3.6e6 (current > 0 = discharging)",
+        ),
         _field("soc_swing", pa.float64(), "1", "soc_max - soc_min"),
-        _field("cell_spread_mean_v", pa.float64(), "V",
-               "mean over bins with at least 2 non-null cell_voltage_* columns of (max - min) over those cells"),
+        _field(
+            "cell_spread_mean_v",
+            pa.float64(),
+            "V",
+            "mean over bins with at least 2 non-null cell_voltage_* columns of (max - min) over those cells",
+        ),
         _field("cell_spread_max_v", pa.float64(), "V", "maximum of the same per-bin cell spread"),
-        _field("weakest_cell", pa.int32(), "-",
-               "number N of the cell_voltage_*_cellN column with the lowest mean over its non-null bins (lowest N on a tie)"),
+        _field(
+            "weakest_cell",
+            pa.int32(),
+            "-",
+            "number N of the cell_voltage_*_cellN column with the lowest mean over its non-null bins (lowest N on a tie)",
+        ),
         _field("weakest_cell_mean_v", pa.float64(), "V", "that lowest per-cell mean voltage"),
-        _field("real_bin_share", pa.float64(), "1",
-               f"bins with a real (not forward-filled) sample in any module column / {BINS_PER_DAY}"),
+        _field(
+            "real_bin_share",
+            pa.float64(),
+            "1",
+            f"bins with a real (not forward-filled) sample in any module column / {BINS_PER_DAY}",
+        ),
         *(
             _field(column, pa.float64(), "h", f"bins with system_state = {state} x {BIN_S:g} s / 3600")
             for state, column in STATE_HOURS.items()
         ),
-        _field("other_state_hours", pa.float64(), "h",
-               f"bins with a non-null system_state that is not one of the catalog's known_values x {BIN_S:g} s / 3600"),
-        _field("other_state_hours_map", pa.string(), "JSON",
-               'those states and their hours, a JSON object {"STATE": hours} with sorted keys; "{}" when none'),
-        _field("state_transitions", pa.int32(), "count",
-               "number of bins whose system_state differs from the previous non-null one (null bins are skipped)"),
-        _field("first_fault_time", pa.string(), "UTC",
-               f"start of the first bin whose system_state is one of the catalog's fault_values "
-               f"({', '.join(FAULT_STATES) or 'none'}), ISO 8601 text YYYY-MM-DDTHH:MM:SSZ; null when none"),
+        _field(
+            "other_state_hours",
+            pa.float64(),
+            "h",
+            f"bins with a non-null system_state that is not one of the catalog's known_values x {BIN_S:g} s / 3600",
+        ),
+        _field(
+            "other_state_hours_map",
+            pa.string(),
+            "JSON",
+            'those states and their hours, a JSON object {"STATE": hours} with sorted keys; "{}" when none',
+        ),
+        _field(
+            "state_transitions",
+            pa.int32(),
+            "count",
+            "number of bins whose system_state differs from the previous non-null one (null bins are skipped)",
+        ),
+        _field(
+            "first_fault_time",
+            pa.string(),
+            "UTC",
+            f"start of the first bin whose system_state is one of the catalog's fault_values "
+            f"({', '.join(FAULT_STATES) or 'none'}), ISO 8601 text YYYY-MM-DDTHH:MM:SSZ; null when none",
+        ),
     ]
 )
 #: the columns `_state_features` fills
-_STATE_FEATURES = (*STATE_HOURS.values(), "other_state_hours", "other_state_hours_map", "state_transitions",
-                   "first_fault_time")
+_STATE_FEATURES = (*STATE_HOURS.values(), "other_state_hours", "other_state_hours_map", "state_transitions", "first_fault_time")
 
 
 def quarter_of(day: date) -> str:
@@ -240,9 +279,7 @@ def module_day_features(module: StoredDay | None, system: StoredDay | None, day:
     signals = {prefix: _values(table, column) for prefix, column, _ in _SIGNALS}
     for prefix, values in signals.items():
         row.update(zip((f"{prefix}_{stat}" for stat in _STATS), _stats(values)))
-    row["valid_bins"], row["charge_energy_kwh"], row["discharge_energy_kwh"] = _energy(
-        signals["voltage_v"], signals["current_a"]
-    )
+    row["valid_bins"], row["charge_energy_kwh"], row["discharge_energy_kwh"] = _energy(signals["voltage_v"], signals["current_a"])
     row["soc_swing"] = row["soc_max"] - row["soc_min"] if row["soc_max"] is not None else None
     row["cell_spread_mean_v"], row["cell_spread_max_v"], row["weakest_cell"], row["weakest_cell_mean_v"] = _cells(table)
     row["real_bin_share"] = (module.real_bins.get(REAL_ANY, 0) if module is not None else 0) / BINS_PER_DAY

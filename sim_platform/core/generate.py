@@ -180,7 +180,13 @@ def synth_day(seed: int, day_index: int, day: date, rare: bool = False, presence
             slow("battery_sensor_temperature", hm + (("battery", "1"), ("sensor", "1")), 140, lambda s, x=temp: x[s] + 0.5, 0.1)
             offsets = rng.normal(0, 0.01, len(CELLS))
             for c in CELLS:
-                slow("cell_voltage", hm + (("battery", "1"), ("cell", str(c))), 650, lambda s, v=volt, o=offsets[c - 1]: v[s] / 14 + o, 0.003)
+                slow(
+                    "cell_voltage",
+                    hm + (("battery", "1"), ("cell", str(c))),
+                    650,
+                    lambda s, v=volt, o=offsets[c - 1]: v[s] / 14 + o,
+                    0.003,
+                )
     for p in PHASES:
         ph = (("phase", str(p)),)
         fast("phase_current", ph, lambda s: 0.05 + phase_current[s] * 3, noise=0.004)
@@ -244,6 +250,7 @@ def _rare_states(rng: np.random.Generator, state: np.ndarray, setpoint: np.ndarr
 
 def _rare_series(seed: int, day_index: int, out: list[SynthSeries], state: np.ndarray, t0: int) -> None:
     """New tag key, sensor glitches, NaN and new payloads, each from its own generator."""
+
     def module_series(payload: str, p: int, m: int) -> int:
         tags = (("phase", str(p)), ("module", str(m)), MASTER)
         return next(i for i, s in enumerate(out) if s.payload_type == payload and s.tags == tags)
@@ -556,7 +563,9 @@ def write_real_day(
     return files
 
 
-def _write_drifted(path: Path, table, kind: str, series: list[SynthSeries], sidx: np.ndarray, first_row: int, stamp: int) -> list[Path]:
+def _write_drifted(
+    path: Path, table, kind: str, series: list[SynthSeries], sidx: np.ndarray, first_row: int, stamp: int
+) -> list[Path]:
     """Write one window's rows with a drift kind; returns the files written, the drifted one last.
 
     `value_double` cannot hold text: a window with text rows is split into a normal file (its text
@@ -601,7 +610,9 @@ def _stamp(epoch_s: int) -> str:
     return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d-%H-%M-%S")
 
 
-def write_hdf5_day(path: Path, series: list[SynthSeries], day: date, rng: np.random.Generator, catalog: Catalog, attrs: dict) -> Path:
+def write_hdf5_day(
+    path: Path, series: list[SynthSeries], day: date, rng: np.random.Generator, catalog: Catalog, attrs: dict
+) -> Path:
     """One day of a run as a run file (duplicates kept, as an export would have them)."""
     from sim_platform.core.hdf5_runs import write_run_file
 
@@ -677,7 +688,9 @@ def generate(
     else:
         import multiprocessing as mp
 
-        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn"))
+        pool = ProcessPoolExecutor(
+            workers, mp_context=mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        )
         results = pool.map(_generate_day, tasks)
     try:
         for task, (written, day, injected) in zip(tasks, results):

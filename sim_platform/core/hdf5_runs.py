@@ -74,7 +74,10 @@ def write_run_file(
                 g.create_dataset("timestamp", data=np.asarray(ts, np.int64), chunks=chunks, **_COMPRESSION)
                 if info.signal.kind == "text":
                     g.create_dataset(
-                        "value", data=np.asarray(values, dtype=object), dtype=h5py.string_dtype("utf-8"), chunks=chunks,
+                        "value",
+                        data=np.asarray(values, dtype=object),
+                        dtype=h5py.string_dtype("utf-8"),
+                        chunks=chunks,
                         **_COMPRESSION,
                     )
                 else:

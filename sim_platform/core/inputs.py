@@ -193,7 +193,7 @@ def plan_sources(
     for path, source in sorted(candidates.items()):
         groups[_identity(path, source)].append((path, source))
     accepted: list[tuple[Path, SourceFormat]] = []
-    for identity, members in groups.items():
+    for members in groups.values():
         if len(members) == 1:
             accepted.append(members[0])
             continue

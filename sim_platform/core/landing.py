@@ -40,7 +40,12 @@ def blob_prefixes(pipes: Pipelines, names: list[str] | None = None) -> list[str]
 
 
 def fetch_blob_sources(
-    store: BlobStore, pipes: Pipelines, cache_dir: Path, names: list[str] | None = None, log_dir: Path | None = None, **sync_options
+    store: BlobStore,
+    pipes: Pipelines,
+    cache_dir: Path,
+    names: list[str] | None = None,
+    log_dir: Path | None = None,
+    **sync_options,
 ) -> list[SyncReport]:
     """Bring the cache of every blob-prefix source up to date; one report per prefix."""
     reports = []
@@ -53,7 +58,11 @@ def fetch_blob_sources(
 def blob_source(pipes: Pipelines, blob_name: str) -> SourceFormat | None:
     """The source a blob belongs to: the first, in configuration order, whose prefix holds it and
     whose patterns match its file name (the same rule as for local files)."""
-    holders = [f for f in pipes.source_formats() if (loc := pipes.location(f.name)).blob_prefix is not None and blob_name.startswith(loc.prefix)]
+    holders = [
+        f
+        for f in pipes.source_formats()
+        if (loc := pipes.location(f.name)).blob_prefix is not None and blob_name.startswith(loc.prefix)
+    ]
     return claim(blob_name.rsplit("/", 1)[-1], holders)
 
 

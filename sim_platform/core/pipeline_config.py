@@ -74,8 +74,14 @@ class Columns(_Strict):
 
     def to_map(self) -> ColumnMap:
         return ColumnMap(
-            self.timestamp, self.payload, self.value, self.tags, tuple(self.tag_columns.items()),
-            self.timestamp_format, self.tag_separator, self.tag_assign,
+            self.timestamp,
+            self.payload,
+            self.value,
+            self.tags,
+            tuple(self.tag_columns.items()),
+            self.timestamp_format,
+            self.tag_separator,
+            self.tag_assign,
         )
 
 

@@ -45,8 +45,14 @@ def draw_day(table: pa.Table, meta: dict, title: str, to: str | Path | None = No
                 ax.plot(frame["timestamp"], frame[c], lw=0.8, label=c.removeprefix(payload).lstrip("_") or c)
             ax.set_ylabel(f"{payload}\n[{unit}]" if unit else payload, fontsize=8)
             if len(cols) > 1:  # beside the panel, never over its lines; labels without the payload name
-                ax.legend(fontsize=6, ncol=1 if len(cols) <= 8 else 2, loc="upper left", bbox_to_anchor=(1.005, 1.0),
-                          borderaxespad=0.0, frameon=False)
+                ax.legend(
+                    fontsize=6,
+                    ncol=1 if len(cols) <= 8 else 2,
+                    loc="upper left",
+                    bbox_to_anchor=(1.005, 1.0),
+                    borderaxespad=0.0,
+                    frameon=False,
+                )
         ax.set_title(payload, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("time (UTC)")
@@ -87,7 +93,9 @@ def draw_training_set(table: pa.Table, title: str) -> bytes:
     fig, axes = plt.subplots(1, 2, figsize=(13, 0.22 * frame["phase_module"].nunique() + 2.2), sharey=True)
     for ax, column in zip(axes, ["discharge_energy_kwh", "charge_energy_kwh"]):
         grid = frame.pivot(index="phase_module", columns="date", values=column)
-        image = ax.imshow(np.ma.masked_invalid(grid.to_numpy(dtype=float)), aspect="auto", cmap="viridis", interpolation="nearest")
+        image = ax.imshow(
+            np.ma.masked_invalid(grid.to_numpy(dtype=float)), aspect="auto", cmap="viridis", interpolation="nearest"
+        )
         ax.set_yticks(range(len(grid.index)), grid.index, fontsize=6)
         step = max(1, len(grid.columns) // 8)
         ax.set_xticks(range(0, len(grid.columns), step), [str(d) for d in grid.columns[::step]], fontsize=6, rotation=45)

@@ -137,8 +137,11 @@ class DayPublisher:
             with ThreadPoolExecutor(16) as pool:
                 list(pool.map(fsync_path, staged))
                 list(pool.map(fsync_path, folders))
-        journal = {"day": self.day.isoformat(), "stage": str(self.stage.relative_to(self.root)),
-                   "moves": [[src, dst, f"{TRASH}/{self.id}/{i}"] for i, (src, dst) in enumerate(self._moves())]}
+        journal = {
+            "day": self.day.isoformat(),
+            "stage": str(self.stage.relative_to(self.root)),
+            "moves": [[src, dst, f"{TRASH}/{self.id}/{i}"] for i, (src, dst) in enumerate(self._moves())],
+        }
         with day_lock(self.root, self.day):
             jdir = self.root / JOURNAL
             jdir.mkdir(exist_ok=True)
@@ -159,7 +162,9 @@ class DayPublisher:
                 except OSError:
                     pass
                 where = exc.filename or exc.filename2 or self.root
-                raise PublishError(f"{where}: cannot publish day {self.day}: {exc.strerror or exc}; its previous output is intact") from exc
+                raise PublishError(
+                    f"{where}: cannot publish day {self.day}: {exc.strerror or exc}; its previous output is intact"
+                ) from exc
             _clean(self.root, journal, jpath)
 
     def abort(self) -> None:

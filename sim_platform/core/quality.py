@@ -31,7 +31,13 @@ REPORT_VERSION = 1
 QUALITY_DIR = "_quality"
 #: report sections keyed by "hierarchy/...", merged per hierarchy when a run rebuilds part of a day
 SECTIONS = (
-    "new_text_values", "out_of_range", "non_finite", "outside_plant", "unknown_payloads", "unknown_tag_keys", "gaps",
+    "new_text_values",
+    "out_of_range",
+    "non_finite",
+    "outside_plant",
+    "unknown_payloads",
+    "unknown_tag_keys",
+    "gaps",
     "fault_values",
 )
 #: the sections that make the value-anomaly warning (gaps are reported, but a normal day has some)
@@ -83,17 +89,36 @@ def screen_file(batch: RawBatch, catalog: Catalog, path: str | Path) -> RawBatch
         policy = np.array([i.signal.out_of_range for i in infos], dtype=object)
         idx = np.flatnonzero(hit)
         rule = np.where(away[idx], "outside_plant", np.where(non_finite[idx], "non_finite", "out_of_range")).astype(object)
-        action = np.where(rule == "out_of_range", policy[sid[idx]], np.where(rule == "non_finite", _NULL, "excluded")).astype(object)
-        parts.append(Flagged(columns[sid[idx]], payloads[sid[idx]], batch.num_ts[idx], v[idx], rule, action,
-                             np.full(len(idx), name, dtype=object)))
+        action = np.where(rule == "out_of_range", policy[sid[idx]], np.where(rule == "non_finite", _NULL, "excluded")).astype(
+            object
+        )
+        parts.append(
+            Flagged(
+                columns[sid[idx]],
+                payloads[sid[idx]],
+                batch.num_ts[idx],
+                v[idx],
+                rule,
+                action,
+                np.full(len(idx), name, dtype=object),
+            )
+        )
         drop[idx] = action != _KEEP
     t_away = outside[batch.txt_sid] if len(batch.txt_sid) else np.zeros(0, bool)
     if t_away.any():
         idx = np.flatnonzero(t_away)
         codes = pd_codes(batch.txt_val[idx])
-        parts.append(Flagged(columns[batch.txt_sid[idx]], payloads[batch.txt_sid[idx]], batch.txt_ts[idx],
-                             codes.astype(np.float64), np.full(len(idx), "outside_plant", dtype=object),
-                             np.full(len(idx), "excluded", dtype=object), np.full(len(idx), name, dtype=object)))
+        parts.append(
+            Flagged(
+                columns[batch.txt_sid[idx]],
+                payloads[batch.txt_sid[idx]],
+                batch.txt_ts[idx],
+                codes.astype(np.float64),
+                np.full(len(idx), "outside_plant", dtype=object),
+                np.full(len(idx), "excluded", dtype=object),
+                np.full(len(idx), name, dtype=object),
+            )
+        )
     if not drop.any() and not t_away.any():
         return batch if len(parts) == 1 else replace(batch, flagged=Flagged.concat(parts))
     return replace(
@@ -130,8 +155,16 @@ def summarize_flagged(flagged: Flagged, catalog: Catalog) -> dict[str, dict]:
     import pandas as pd
 
     frame = pd.DataFrame(
-        {"column": flagged.column, "payload": flagged.payload, "ts": flagged.ts, "bits": flagged.value.view(np.int64), "value": flagged.value,
-         "rule": flagged.rule, "action": flagged.action, "file": flagged.file}
+        {
+            "column": flagged.column,
+            "payload": flagged.payload,
+            "ts": flagged.ts,
+            "bits": flagged.value.view(np.int64),
+            "value": flagged.value,
+            "rule": flagged.rule,
+            "action": flagged.action,
+            "file": flagged.file,
+        }
     )
     per_file = frame.drop_duplicates(["column", "ts", "bits", "file"])
     distinct = per_file.drop_duplicates(["column", "ts", "bits"])
@@ -140,7 +173,9 @@ def summarize_flagged(flagged: Flagged, catalog: Catalog) -> dict[str, dict]:
         entry = {"count": int(len(g)), "action": str(g["action"].iloc[0])}
         if rule == "out_of_range":
             sig = catalog.signal(str(g["payload"].iloc[0]))
-            entry.update(min=float(g["value"].min()), max=float(g["value"].max()), bounds=list(sig.bounds) if sig.bounds else None)
+            entry.update(
+                min=float(g["value"].min()), max=float(g["value"].max()), bounds=list(sig.bounds) if sig.bounds else None
+            )
         elif rule == "non_finite":
             entry["values"] = sorted({repr(float(x)) for x in g["value"]})
         entry["files"] = dict(files.most_common(MAX_FILES))
@@ -212,7 +247,9 @@ def day_report(day: date, raw_rows: int, tables: list, flagged_summary: dict[str
         "version": REPORT_VERSION,
         "day": day.isoformat(),
         "raw_rows": int(raw_rows),
-        "hierarchies": {hd.hierarchy: {"distinct_rows": int(hd.distinct_rows), "hours_with_samples": list(hd.hours)} for hd in tables},
+        "hierarchies": {
+            hd.hierarchy: {"distinct_rows": int(hd.distinct_rows), "hours_with_samples": list(hd.hours)} for hd in tables
+        },
         **{s: {} for s in SECTIONS},
     }
     built = set(report["hierarchies"])
@@ -310,7 +347,9 @@ def summary_lines(reports: list[dict]) -> list[str]:
             days[k] += bool(r["anomalies"][k])
     lines = []
     for column, values in sorted(text_values.items()):
-        lines.append(f"new text values in {column} ({days['new_text_values']} day(s)): {len(values)} value(s): {examples(values)}")
+        lines.append(
+            f"new text values in {column} ({days['new_text_values']} day(s)): {len(values)} value(s): {examples(values)}"
+        )
     if out_of_range:
         by_action = Counter()
         for c, n in out_of_range.items():
@@ -325,11 +364,17 @@ def summary_lines(reports: list[dict]) -> list[str]:
         for column, e in r["outside_plant"].items():
             outside[column] += e["count"]
     if outside:
-        lines.append(f"samples outside the plant, not written ({days['outside_plant']} day(s)): {sum(outside.values())}: {examples(outside)}")
+        lines.append(
+            f"samples outside the plant, not written ({days['outside_plant']} day(s)): {sum(outside.values())}: {examples(outside)}"
+        )
     if non_finite:
-        lines.append(f"non-finite samples, treated as missing ({days['non_finite']} day(s)): {sum(non_finite.values())}: {examples(non_finite)}")
+        lines.append(
+            f"non-finite samples, treated as missing ({days['non_finite']} day(s)): {sum(non_finite.values())}: {examples(non_finite)}"
+        )
     if payloads:
-        lines.append(f"payloads not in the catalog, written ({days['unknown_payloads']} day(s)): {len(payloads)}: {examples(payloads)}")
+        lines.append(
+            f"payloads not in the catalog, written ({days['unknown_payloads']} day(s)): {len(payloads)}: {examples(payloads)}"
+        )
     if tag_keys:
         lines.append(f"tag keys not in the catalog ({days['unknown_tag_keys']} day(s)): {len(tag_keys)}: {examples(tag_keys)}")
     for column, values in sorted(faults.items()):

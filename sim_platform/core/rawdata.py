@@ -68,7 +68,12 @@ class Flagged:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("column", "payload", "ts", "value", "rule", "action", "file")))
+        return cls(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("column", "payload", "ts", "value", "rule", "action", "file")
+            )
+        )
 
 
 @dataclass

@@ -128,9 +128,11 @@ def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[H
     )
     series_findings = _series_findings(catalog, placed, batch.series, samples)
 
-    timestamps = pa.array(day_start_ms + np.arange(BINS_PER_DAY, dtype=np.int64) * BIN_MS, pa.int64()).cast(
-        pa.timestamp("ms", tz="UTC")
-    ).cast(pa.timestamp("ns", tz="UTC"))
+    timestamps = (
+        pa.array(day_start_ms + np.arange(BINS_PER_DAY, dtype=np.int64) * BIN_MS, pa.int64())
+        .cast(pa.timestamp("ms", tz="UTC"))
+        .cast(pa.timestamp("ns", tz="UTC"))
+    )
     out: list[HierarchyDay] = []
     c0 = 0
     for h, cols in columns.items():

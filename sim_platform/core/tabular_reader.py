@@ -178,7 +178,9 @@ def _tag_pairs_from_text(path: Path, text: pa.Array, cols: ColumnMap, n: int):
     kv = pc.split_pattern(flat, cols.tag_assign, max_splits=1)
     bad = np.flatnonzero(pc.list_value_length(kv).to_numpy(zero_copy_only=False) != 2)
     if len(bad):
-        raise InputError(path, f"malformed tags: {flat[int(bad[0])].as_py()!r} in row {int(row[bad[0]]) + 1} is not key{cols.tag_assign}value")
+        raise InputError(
+            path, f"malformed tags: {flat[int(bad[0])].as_py()!r} in row {int(row[bad[0]]) + 1} is not key{cols.tag_assign}value"
+        )
     keys = pc.utf8_trim_whitespace(pc.list_element(kv, 0))
     values = pc.utf8_trim_whitespace(pc.list_element(kv, 1))
     return row, keys, values

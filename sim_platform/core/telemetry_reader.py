@@ -273,8 +273,7 @@ def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms:
                 example = v_dict[int(v_idx[(sid == i) & ~row_ok][0])].as_py()
                 raise InputError(
                     path,
-                    f"non-numeric value {example!r} in numeric series {payload} {dict(tags)} "
-                    f"({int(bad_per_series[i])} rows)",
+                    f"non-numeric value {example!r} in numeric series {payload} {dict(tags)} ({int(bad_per_series[i])} rows)",
                 )
             series_text[i] = True  # not in the catalog and not numeric: keep it as text
     is_text_row = series_text[sid]

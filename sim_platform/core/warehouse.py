@@ -19,8 +19,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
-import pyarrow.csv as pcsv
 import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 
 from sim_platform.core.features import FEATURE_SCHEMA, KEY_COLUMNS, quarter_days
 
@@ -81,7 +81,7 @@ class Warehouse:
         self.conn = conn
         self.engine = engine  # "postgresql" or "duckdb"
 
-    def __enter__(self) -> "Warehouse":
+    def __enter__(self) -> Warehouse:
         return self
 
     def __exit__(self, *exc) -> None:

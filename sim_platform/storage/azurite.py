@@ -81,14 +81,22 @@ class AzuriteServer:
         for _ in range(3):
             self.port = free_port()
             command = [
-                str(self.binary), "--blobHost", "127.0.0.1", "--blobPort", str(self.port),
-                "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
+                str(self.binary),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.port),
+                "--skipApiVersionCheck",
+                "--loose",
+                "--silent",
+                "--disableTelemetry",
             ]
             # Azurite refuses --location together with --inMemoryPersistence
             command += ["--inMemoryPersistence"] if self.in_memory else ["--location", str(self.workspace / "data")]
             log = open(self._log_path, "ab")
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
+            self._process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
             log.close()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:

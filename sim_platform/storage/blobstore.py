@@ -105,7 +105,7 @@ class BlobStore(ABC):
     def delete_blob(self, name: str) -> None:
         """Delete one blob (`BlobNotFoundError` if missing)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook with a no-op default, not an abstract method
         """Release network resources (nothing to do for the local folder)."""
 
     def __enter__(self) -> BlobStore:

@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -101,9 +101,7 @@ class LocalBlobStore(BlobStore):
     def _write_sidecar(self, path: Path, md5: bytes, st: os.stat_result) -> None:
         sidecar = _sidecar(path)
         tmp = temp_path_for(sidecar)
-        tmp.write_text(
-            json.dumps({"md5": md5.hex(), "size": st.st_size, "mtime_ns": st.st_mtime_ns}), encoding="utf-8"
-        )
+        tmp.write_text(json.dumps({"md5": md5.hex(), "size": st.st_size, "mtime_ns": st.st_mtime_ns}), encoding="utf-8")
         os.replace(tmp, sidecar)
 
     def _info(self, name: str, path: Path, st: os.stat_result) -> BlobInfo:
@@ -111,7 +109,7 @@ class LocalBlobStore(BlobStore):
         return BlobInfo(
             name=name,
             size=st.st_size,
-            last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=timezone.utc),
+            last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
             etag=_etag(md5, st),
             content_md5=md5,
         )
@@ -159,13 +157,16 @@ class LocalBlobStore(BlobStore):
         tmp: Path | None = None
         try:
             if dest.is_dir():
-                raise BlobStoreError(f"{what}: a folder of that name exists in the local store "
-                                     "(blobs 'a' and 'a/...' cannot coexist in a folder)")
+                raise BlobStoreError(
+                    f"{what}: a folder of that name exists in the local store (blobs 'a' and 'a/...' cannot coexist in a folder)"
+                )
             try:
                 dest.parent.mkdir(parents=True, exist_ok=True)
             except (FileExistsError, NotADirectoryError):
-                raise BlobStoreError(f"{what}: a blob is stored where a folder of that name is needed "
-                                     "(blobs 'a' and 'a/...' cannot coexist in a folder)") from None
+                raise BlobStoreError(
+                    f"{what}: a blob is stored where a folder of that name is needed "
+                    "(blobs 'a' and 'a/...' cannot coexist in a folder)"
+                ) from None
             self.stats.add(uploads=1)
             tmp = temp_path_for(dest)
             digest_src = hashlib.md5()
@@ -186,8 +187,7 @@ class LocalBlobStore(BlobStore):
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
         self.stats.add(bytes_uploaded=sent)
-        return BlobInfo(name, st.st_size, datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=timezone.utc),
-                        _etag(md5, st), md5)
+        return BlobInfo(name, st.st_size, datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC), _etag(md5, st), md5)
 
     def download_into(self, name: str, stream: BinaryIO, *, etag: str | None = None) -> BlobInfo:
         what = f"download {name!r}"

@@ -7,8 +7,8 @@ download side of the sync and by the local-folder backend, so both refuse exactl
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import uuid
 from pathlib import Path, PurePosixPath
 

@@ -87,9 +87,7 @@ class StorageSettings:
             register_secret(secret)
         if self.connection_string is None:
             if self.account_key and self.sas_token:
-                raise SettingsError(
-                    f"both {ENV_ACCOUNT_KEY} and {ENV_SAS_TOKEN} are set; set only one of them"
-                )
+                raise SettingsError(f"both {ENV_ACCOUNT_KEY} and {ENV_SAS_TOKEN} are set; set only one of them")
             if (self.account_key or self.sas_token) and not self.account_url:
                 name = ENV_ACCOUNT_KEY if self.account_key else ENV_SAS_TOKEN
                 raise SettingsError(f"{name} is set but {ENV_ACCOUNT_URL} is not; set the account URL too")
@@ -130,8 +128,7 @@ class StorageSettings:
             shown.append(f"auth={self.auth!r}")
         shown.append(f"container={self.container!r}")
         if self.connection_string:
-            items = [(k, MASK if k.lower() in _SECRET_PARTS else v)
-                     for k, v in _connection_string_items(self.connection_string)]
+            items = [(k, MASK if k.lower() in _SECRET_PARTS else v) for k, v in _connection_string_items(self.connection_string)]
             shown.append("connection_string=" + repr(redact(";".join(f"{k}={v}" for k, v in items))))
         if self.account_url:
             shown.append(f"account_url={_without_query(self.account_url)!r}")

@@ -27,8 +27,8 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -43,10 +43,10 @@ from sim_platform.storage.errors import (
 from sim_platform.storage.logs import redact, transfer_log
 from sim_platform.storage.names import (
     is_temp_name,
-    temp_is_orphaned,
     normalise_prefix,
     resolve_inside,
     safe_relative_path,
+    temp_is_orphaned,
     temp_path_for,
 )
 
@@ -168,13 +168,11 @@ class _Run:
                 delay = self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
                 with self._lock:
                     self.report.retries += 1
-                self.log.warning("%s: attempt %d/%d failed (%s); retrying in %.2f s",
-                                 name, attempt, self.attempts, exc, delay)
+                self.log.warning("%s: attempt %d/%d failed (%s); retrying in %.2f s", name, attempt, self.attempts, exc, delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def execute(self, items: Iterable[T], name_of: Callable[[T], str],
-                task: Callable[[T], tuple[str, int]]) -> None:
+    def execute(self, items: Iterable[T], name_of: Callable[[T], str], task: Callable[[T], tuple[str, int]]) -> None:
         """Run `task` over `items` in the pool; a failing item is recorded, the others carry on."""
         items = list(items)
         if self.progress:
@@ -205,9 +203,7 @@ class _Run:
                 self.report.failed.append(TransferFailure(name, f"{name}: {exc.strerror or exc}{where}"))
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                 outcome, nbytes = "failed", 0
-                self.report.failed.append(
-                    TransferFailure(name, redact(f"{name}: unexpected {type(exc).__name__}: {exc}"))
-                )
+                self.report.failed.append(TransferFailure(name, redact(f"{name}: unexpected {type(exc).__name__}: {exc}")))
             if outcome == SENT:
                 self.report.transferred.append(name)
                 self.report.bytes_transferred += nbytes
@@ -222,8 +218,7 @@ class _Run:
         report.skipped.sort()
         report.failed.sort(key=lambda f: f.name)
         delta = self.store.stats.snapshot() - self._before
-        report.list_requests, report.uploads, report.downloads = (
-            delta.list_requests, delta.uploads, delta.downloads)
+        report.list_requests, report.uploads, report.downloads = (delta.list_requests, delta.uploads, delta.downloads)
         report.seconds = time.perf_counter() - self._start
         for failure in report.failed:
             self.log.error("FAILED %s", failure.error)
@@ -264,12 +259,11 @@ def sync_up(
     if not source.is_dir():
         raise BlobStoreError(f"sync up: source folder {source} does not exist or is not a folder")
     with transfer_log("up", log_dir) as log, _fatal_errors_logged(log, "up"):
-        run = _Run("up", store, log, concurrency=concurrency, attempts=attempts, backoff=backoff,
-                   progress=progress)
+        run = _Run("up", store, log, concurrency=concurrency, attempts=attempts, backoff=backoff, progress=progress)
         log.info("sync up: %s -> %r, prefix %r, concurrency %d", source, store, prefix, concurrency)
         local, leftovers = scan_folder(source)
         try:
-            remote = {info.name[len(prefix):]: info for info in store.list_blobs(prefix)}
+            remote = {info.name[len(prefix) :]: info for info in store.list_blobs(prefix)}
             container_missing = False
         except ContainerNotFoundError:
             remote, container_missing = {}, True
@@ -319,8 +313,9 @@ def _download_atomic(store: BlobStore, blob: BlobInfo, dest: Path) -> int:
             writer = HashingWriter(fh)
             store.download_into(blob.name, writer, etag=blob.etag)  # type: ignore[arg-type]
         if writer.size != blob.size:
-            raise ChecksumMismatchError(f"{what}: received {writer.size} bytes, the listing said {blob.size}; "
-                                        "the file was not kept")
+            raise ChecksumMismatchError(
+                f"{what}: received {writer.size} bytes, the listing said {blob.size}; the file was not kept"
+            )
         if blob.content_md5 is not None and writer.digest() != blob.content_md5:
             raise ChecksumMismatchError(
                 f"{what}: MD5 mismatch (expected {md5_b64(blob.content_md5)}, got {md5_b64(writer.digest())}); "
@@ -356,8 +351,7 @@ def sync_down(
     target = Path(target)
     prefix = normalise_prefix(prefix)
     with transfer_log("down", log_dir) as log, _fatal_errors_logged(log, "down"):
-        run = _Run("down", store, log, concurrency=concurrency, attempts=attempts, backoff=backoff,
-                   progress=progress)
+        run = _Run("down", store, log, concurrency=concurrency, attempts=attempts, backoff=backoff, progress=progress)
         log.info("sync down: %r -> %s, prefix %r, concurrency %d", store, target, prefix, concurrency)
         blobs = list(store.list_blobs(prefix))
         target.mkdir(parents=True, exist_ok=True)
@@ -367,11 +361,10 @@ def sync_down(
         for path in orphans:  # partial downloads of runs that were killed: their blobs are fetched again
             path.unlink(missing_ok=True)
         if orphans:
-            log.warning("removed %d temporary *.simtmp file(s) left in %s by an interrupted run",
-                        len(orphans), target)
+            log.warning("removed %d temporary *.simtmp file(s) left in %s by an interrupted run", len(orphans), target)
 
         def download_one(blob: BlobInfo) -> tuple[str, int]:
-            rel = blob.name[len(prefix):]
+            rel = blob.name[len(prefix) :]
             if rel == "" or (rel.endswith("/") and blob.size == 0):
                 log.debug("skipping folder marker %s", blob.name)
                 return SKIPPED, 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -32,7 +32,7 @@ def export_to_csv(export: Path, out: Path) -> Path:
         writer = csv.writer(fh)
         writer.writerow(["time", "signal", "reading", "labels", "comment"])  # an extra column is ignored
         for r in _rows(export):
-            when = datetime.fromtimestamp(r["timestamp"], timezone.utc).isoformat()
+            when = datetime.fromtimestamp(r["timestamp"], UTC).isoformat()
             writer.writerow([when, r["payload_type"], r["value"], ";".join(f"{k}={v}" for k, v in r["tags"]), "x"])
     return out
 
@@ -45,7 +45,9 @@ def export_to_json_lines(export: Path, out: Path) -> Path:
                 value: float | str = float(r["value"])
             except ValueError:
                 value = r["value"]
-            fh.write(json.dumps({"ts": r["timestamp"] * 1000, "name": r["payload_type"], "v": value, "tags": dict(r["tags"])}) + "\n")
+            fh.write(
+                json.dumps({"ts": r["timestamp"] * 1000, "name": r["payload_type"], "v": value, "tags": dict(r["tags"])}) + "\n"
+            )
     return out
 
 

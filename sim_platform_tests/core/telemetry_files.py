@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +13,7 @@ MASTER = ["message_source", "master"]
 
 def epoch(text: str) -> int:
     """'2024-07-05T10:00:03' (UTC) -> epoch seconds."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp())
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
 
 
 def module_tags(phase: int, module: int, *extra: tuple[str, str]) -> list[list[str]]:

@@ -75,7 +75,12 @@ CASES = {
     "corrupt parquet": ("2024/07/06/bad.parquet", corrupt_parquet, "corrupt or truncated parquet", False),
     "truncated parquet": ("2024/07/06/bad.parquet", truncated_parquet, "corrupt or truncated parquet", False),
     "unknown layout parquet": ("2024/07/06/bad.parquet", unknown_layout_parquet, "unknown layout", False),
-    "non-numeric value": ("2024/07/06/bad.parquet", non_numeric_value, "non-numeric value 'abc' in numeric series module_voltage", False),
+    "non-numeric value": (
+        "2024/07/06/bad.parquet",
+        non_numeric_value,
+        "non-numeric value 'abc' in numeric series module_voltage",
+        False,
+    ),
     "timestamps out of range": ("2024/07/06/bad.parquet", timestamps_out_of_range, "out of range", False),
     "empty file (no rows)": ("2024/07/06/bad.parquet", empty_rows, "empty file", False),
     "empty file (no bytes)": ("2024/07/06/bad.parquet", empty_bytes, "empty file: 0 bytes", False),

@@ -12,14 +12,34 @@ M = ("message_source", "master")
     [
         ("module_voltage", (("phase", "1"), ("module", "3"), M), "phase1_module3", "module_voltage"),
         ("battery_voltage", (("phase", "2"), ("module", "8"), ("battery", "1"), M), "phase2_module8", "battery_voltage_battery1"),
-        ("cell_voltage", (("phase", "1"), ("module", "1"), ("cell", "3"), ("battery", "1"), M), "phase1_module1", "cell_voltage_battery1_cell3"),
-        ("battery_sensor_temperature", (("phase", "3"), ("module", "2"), ("battery", "1"), ("sensor", "1"), M), "phase3_module2", "battery_sensor_temperature_battery1_sensor1"),
+        (
+            "cell_voltage",
+            (("phase", "1"), ("module", "1"), ("cell", "3"), ("battery", "1"), M),
+            "phase1_module1",
+            "cell_voltage_battery1_cell3",
+        ),
+        (
+            "battery_sensor_temperature",
+            (("phase", "3"), ("module", "2"), ("battery", "1"), ("sensor", "1"), M),
+            "phase3_module2",
+            "battery_sensor_temperature_battery1_sensor1",
+        ),
         ("debug_value", (("debug_value_key", "cb_temp_core"), M), SYSTEM, "debug_value_cb_temp_core"),
         ("phase_current", (("phase", "2"), M), "phase2", "phase_current"),
         ("system_state", (M,), SYSTEM, "system_state"),
         # message_source other than master is appended like any other tag; unknown tags go alphabetically
-        ("module_voltage", (("phase", "1"), ("module", "3"), ("message_source", "slave")), "phase1_module3", "module_voltage_message_sourceslave"),
-        ("module_voltage", (("zeta", "9"), ("phase", "1"), ("module", "3"), ("alpha", "x"), ("battery", "2")), "phase1_module3", "module_voltage_battery2_alphax_zeta9"),
+        (
+            "module_voltage",
+            (("phase", "1"), ("module", "3"), ("message_source", "slave")),
+            "phase1_module3",
+            "module_voltage_message_sourceslave",
+        ),
+        (
+            "module_voltage",
+            (("zeta", "9"), ("phase", "1"), ("module", "3"), ("alpha", "x"), ("battery", "2")),
+            "phase1_module3",
+            "module_voltage_battery2_alphax_zeta9",
+        ),
         # a module tag without a phase does not choose a hierarchy: it is part of the name
         ("module_voltage", (("module", "3"),), SYSTEM, "module_voltage_module3"),
     ],
@@ -38,7 +58,13 @@ def test_unknown_payload_is_placed_with_defaults():
 def test_declared_columns_follow_catalog_order():
     cat = default_catalog()
     cols = [c for c, _ in cat.declared_columns("module")]
-    assert cols[:5] == ["module_voltage", "module_current", "module_state_of_charge", "module_temperature", "battery_voltage_battery1"]
+    assert cols[:5] == [
+        "module_voltage",
+        "module_current",
+        "module_state_of_charge",
+        "module_temperature",
+        "battery_voltage_battery1",
+    ]
     assert [c for c in cols if c.startswith("cell_voltage")] == [f"cell_voltage_battery1_cell{i}" for i in range(1, 15)]
     assert [c for c, _ in cat.declared_columns("phase")] == ["phase_current", "phase_module_count"]
     assert "debug_value_cb_temp_mcp9701" in [c for c, _ in cat.declared_columns("system")]

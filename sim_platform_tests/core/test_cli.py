@@ -23,9 +23,11 @@ def small_input(tmp_path):
     rows = []
     for s in range(0, 3600 * 3, 7):
         t = epoch("2024-07-05T09:00:00") + s
-        rows += [(t, "module_voltage", f"{50 + s / 10000:.3f}", module_tags(1, 3)),
-                 (t, "module_state_of_charge", f"{0.5 + s / 100000:.4f}", module_tags(1, 3)),
-                 (t, "system_state", "RUN" if s % 1400 < 700 else "IDLE", [MASTER])]
+        rows += [
+            (t, "module_voltage", f"{50 + s / 10000:.3f}", module_tags(1, 3)),
+            (t, "module_state_of_charge", f"{0.5 + s / 100000:.4f}", module_tags(1, 3)),
+            (t, "system_state", "RUN" if s % 1400 < 700 else "IDLE", [MASTER]),
+        ]
     write_export(tmp_path / "in/2024/07/05/x.parquet", rows * 2)
     return tmp_path
 
@@ -49,7 +51,17 @@ def test_etl_then_plot(small_input):
 
 
 def test_plot_of_missing_day_is_a_clear_error(tmp_path):
-    res = run("plot", "--output", str(tmp_path), "--phase-module", "phase1_module3", "--day", "2024-07-05", "--to", str(tmp_path / "x.png"))
+    res = run(
+        "plot",
+        "--output",
+        str(tmp_path),
+        "--phase-module",
+        "phase1_module3",
+        "--day",
+        "2024-07-05",
+        "--to",
+        str(tmp_path / "x.png"),
+    )
     assert res.returncode == 2 and "no hour files under" in res.stderr
     assert not (tmp_path / "x.png").exists()
 

@@ -34,7 +34,11 @@ NAN = np.nan
 STATE = default_catalog().signals["system_state"]
 #: the state features: one hours column per known state (catalog order), then the rest
 STATE_COLUMNS = [f"{v.lower()}_hours" for v in STATE.known_values] + [
-    "other_state_hours", "other_state_hours_map", "state_transitions", "first_fault_time"]
+    "other_state_hours",
+    "other_state_hours_map",
+    "state_transitions",
+    "first_fault_time",
+]
 
 
 def stored(columns: dict, real_any: int = 0) -> StoredDay:
@@ -123,18 +127,34 @@ def hours(bins: int) -> float:
 
 
 def test_state_columns_are_the_catalogs_known_states():
-    assert STATE.known_values[:4] == ("INIT", "READY", "IDLE", "RUN") and set(STATE.fault_values) == {"FAULT", "ERROR", "EMERGENCY"}
+    assert STATE.known_values[:4] == ("INIT", "READY", "IDLE", "RUN") and set(STATE.fault_values) == {
+        "FAULT",
+        "ERROR",
+        "EMERGENCY",
+    }
     names = FEATURE_SCHEMA.names
-    assert names[names.index("init_hours"):] == STATE_COLUMNS  # in catalog order, at the end
+    assert names[names.index("init_hours") :] == STATE_COLUMNS  # in catalog order, at the end
     assert {"run_hours", "idle_hours"} < set(STATE_COLUMNS)
     types = {f.name: f.type for f in FEATURE_SCHEMA}
     assert types["state_transitions"] == pa.int32() and types["other_state_hours_map"] == pa.string()
 
 
 def test_hours_per_state_transitions_and_the_first_fault():
-    states = (["INIT"] * 12 + ["READY"] * 24 + [None] * 3 + ["READY"] * 6 + ["RUN"] * 720 + ["ERROR"] * 36
-              + [None] * 10 + ["EMERGENCY"] * 12 + ["INIT"] * 12 + ["SERVICE"] * 720 + ["IDLE"] * 360
-              + ["MAINTENANCE"] * 6 + ["IDLE"] * 6)
+    states = (
+        ["INIT"] * 12
+        + ["READY"] * 24
+        + [None] * 3
+        + ["READY"] * 6
+        + ["RUN"] * 720
+        + ["ERROR"] * 36
+        + [None] * 10
+        + ["EMERGENCY"] * 12
+        + ["INIT"] * 12
+        + ["SERVICE"] * 720
+        + ["IDLE"] * 360
+        + ["MAINTENANCE"] * 6
+        + ["IDLE"] * 6
+    )
     r = row(None, stored({"system_state": states}))
     assert r["init_hours"] == hours(24) and r["ready_hours"] == hours(30) and r["run_hours"] == 1.0
     assert r["error_hours"] == 0.05 and r["emergency_hours"] == hours(12) and r["idle_hours"] == hours(366)
@@ -172,7 +192,12 @@ def test_state_features_without_states():
 def test_keys():
     r = row(phase_module="phase3_module7", day=date(2024, 12, 31))
     assert (r["date"], r["phase_module"], r["phase"], r["module"], r["quarter"]) == (
-        date(2024, 12, 31), "phase3_module7", 3, 7, "2024Q4")
+        date(2024, 12, 31),
+        "phase3_module7",
+        3,
+        7,
+        "2024Q4",
+    )
     with pytest.raises(ValueError, match="phase2"):
         module_day_features(None, None, DAY, "phase2")
 
@@ -203,8 +228,10 @@ def test_quarters():
 
 
 def test_features_table_is_sorted_by_key_and_keeps_the_schema():
-    rows = [module_day_features(None, None, d, pm) for d, pm in
-            [(date(2024, 7, 2), "phase1_module1"), (DAY, "phase2_module1"), (DAY, "phase1_module2")]]
+    rows = [
+        module_day_features(None, None, d, pm)
+        for d, pm in [(date(2024, 7, 2), "phase1_module1"), (DAY, "phase2_module1"), (DAY, "phase1_module2")]
+    ]
     sink = pa.BufferOutputStream()  # one row through parquet without the stored arrow schema: metadata lost
     pq.write_table(rows[1], sink, store_schema=False)
     rows[1] = pq.read_table(sink.getvalue())
@@ -212,7 +239,10 @@ def test_features_table_is_sorted_by_key_and_keeps_the_schema():
     table = features_table(rows)
     assert table.schema.equals(FEATURE_SCHEMA, check_metadata=True)
     assert list(zip(table["date"].to_pylist(), table["phase_module"].to_pylist())) == [
-        (DAY, "phase1_module2"), (DAY, "phase2_module1"), (date(2024, 7, 2), "phase1_module1")]
+        (DAY, "phase1_module2"),
+        (DAY, "phase2_module1"),
+        (date(2024, 7, 2), "phase1_module1"),
+    ]
     assert features_table([]).schema.equals(FEATURE_SCHEMA) and features_table([]).num_rows == 0
 
 
@@ -236,17 +266,23 @@ def generated_silver(generated_runs, tmp_path_factory):
 
 def oracle(root, phase_module: str, day: date) -> dict:
     """The features by their plain definitions, in pandas, from the hour files."""
+
     def frame(hierarchy):
         files = sorted((root / hierarchy / f"{day:%Y/%m/%d}").glob("*.parquet"))
         return pd.concat([pd.read_parquet(f) for f in files]), files
 
     df, files = frame(phase_module)
     out = {}
-    for prefix, col in [("voltage_v", "module_voltage"), ("current_a", "module_current"),
-                        ("soc", "module_state_of_charge"), ("temperature_degc", "module_temperature")]:
+    for prefix, col in [
+        ("voltage_v", "module_voltage"),
+        ("current_a", "module_current"),
+        ("soc", "module_state_of_charge"),
+        ("temperature_degc", "module_temperature"),
+    ]:
         s = df[col].dropna()
-        out.update({f"{prefix}_min": s.min(), f"{prefix}_mean": s.mean(), f"{prefix}_max": s.max(),
-                    f"{prefix}_std": s.std(ddof=0)})
+        out.update(
+            {f"{prefix}_min": s.min(), f"{prefix}_mean": s.mean(), f"{prefix}_max": s.max(), f"{prefix}_std": s.std(ddof=0)}
+        )
     power = (df["module_voltage"] * df["module_current"]).dropna()
     out["valid_bins"] = len(power)
     out["discharge_energy_kwh"] = power[power > 0].sum() * 5 / 3_600_000
@@ -340,10 +376,14 @@ def _soc_charge_correlation(silver: Path, day: date) -> tuple[int, float]:
         for m in range(1, 9):
             df = read_stored_day(LocalTarget(silver), f"phase{p}_module{m}", day).table.to_pandas()
             w = df.set_index("timestamp").resample("5min")
-            windows.append(pd.DataFrame({
-                "ah": w["module_current"].sum() * 5 / 3600,
-                "dsoc": w["module_state_of_charge"].last() - w["module_state_of_charge"].first(),
-            }))
+            windows.append(
+                pd.DataFrame(
+                    {
+                        "ah": w["module_current"].sum() * 5 / 3600,
+                        "dsoc": w["module_state_of_charge"].last() - w["module_state_of_charge"].first(),
+                    }
+                )
+            )
     w = pd.concat(windows).dropna()
     w = w[w["ah"].abs() > 0.05]
     return len(w), float(np.corrcoef(w["ah"], w["dsoc"])[0, 1])

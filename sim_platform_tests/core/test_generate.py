@@ -30,7 +30,9 @@ from sim_platform.core.generate import (
 
 
 def digest(root):
-    return {p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes_and_runs_follow_each_other(generated_exports, tmp_path):
@@ -247,7 +249,9 @@ def test_rare_manifest_matches_the_written_exports(rare_exports):
         rows += file_rows
         assert len(kinds) <= 1, (path.name, kinds)
         if kinds:
-            drift.setdefault(path.parent.relative_to(rare_exports / "run_01").as_posix().replace("/", "-"), {})[path.name] = kinds.pop()
+            drift.setdefault(path.parent.relative_to(rare_exports / "run_01").as_posix().replace("/", "-"), {})[path.name] = (
+                kinds.pop()
+            )
     assert without_drift(m["days"]) == count(rows)
     assert {d: e["drift"] for d, e in m["days"].items() if e["drift"]} == drift
     # an injected value replaced a sample: no other value at the same series and time
@@ -258,7 +262,11 @@ def test_rare_manifest_matches_the_written_exports(rare_exports):
 def test_rare_manifest_matches_the_written_run_files(rare_runs, rare_exports):
     m = manifest(rare_runs)
     assert sorted(p.relative_to(rare_runs).as_posix() for p in rare_runs.rglob("*.h5")) == [
-        "run_01/sample_01.h5", "run_01/sample_02.h5", "run_02/sample_01.h5", "run_02/sample_02.h5"]
+        "run_01/sample_01.h5",
+        "run_01/sample_02.h5",
+        "run_02/sample_01.h5",
+        "run_02/sample_02.h5",
+    ]
     rows = [r for p in sorted(rare_runs.rglob("*.h5")) for r in read_run(p)]
     assert without_drift(m["days"]) == count(rows)
     assert all(not e["drift"] for e in m["days"].values())  # HDF5 has no schema drift
@@ -286,9 +294,17 @@ def test_every_rare_kind_appears_in_the_chosen_days(rare_exports):
 
 def test_rare_is_deterministic_and_keeps_every_sample_time():
     day = date(2024, 7, 3)
-    plain, rare, again = synth_day(RARE_SEED, 2, day), synth_day(RARE_SEED, 2, day, rare=True), synth_day(RARE_SEED, 2, day, rare=True)
-    assert all(a.tags == b.tags and np.array_equal(a.ts_ms, b.ts_ms) and np.array_equal(a.values, b.values, equal_nan=a.values.dtype != object)
-               for a, b in zip(rare, again, strict=True))
+    plain, rare, again = (
+        synth_day(RARE_SEED, 2, day),
+        synth_day(RARE_SEED, 2, day, rare=True),
+        synth_day(RARE_SEED, 2, day, rare=True),
+    )
+    assert all(
+        a.tags == b.tags
+        and np.array_equal(a.ts_ms, b.ts_ms)
+        and np.array_equal(a.values, b.values, equal_nan=a.values.dtype != object)
+        for a, b in zip(rare, again, strict=True)
+    )
     times = {}
     for s in rare:  # the series with the new tag is the rest of its module_temperature series
         key = (s.payload_type, tuple(t for t in s.tags if t != NEW_TAG))
@@ -296,7 +312,10 @@ def test_rare_is_deterministic_and_keeps_every_sample_time():
     for s in plain:
         assert np.array_equal(times.pop((s.payload_type, s.tags)), s.ts_ms)
     assert {p for p, _ in times} <= set(NEW_PAYLOADS)  # only new payloads are new series
-    assert day_manifest(rare)["unknown_tag_keys"] == {"firmware": 450} and "SERVICE" in day_manifest(rare)["text_values"]["system_state"]
+    assert (
+        day_manifest(rare)["unknown_tag_keys"] == {"firmware": 450}
+        and "SERVICE" in day_manifest(rare)["text_values"]["system_state"]
+    )
 
 
 def test_rare_states_stop_the_current():

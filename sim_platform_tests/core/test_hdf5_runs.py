@@ -39,7 +39,9 @@ def test_layout_with_plain_h5py(generated_runs):
 def test_h5dump_reads_the_layout(generated_runs):
     h5dump = shutil.which("h5dump")
     assert h5dump, "h5dump missing: install Debian package hdf5-tools (.ci/run does)"
-    out = subprocess.run([h5dump, "-H", str(generated_runs / "run_01" / "sample_01.h5")], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [h5dump, "-H", str(generated_runs / "run_01" / "sample_01.h5")], capture_output=True, text=True, check=True
+    ).stdout
     assert 'ATTRIBUTE "schema_version"' in out and 'GROUP "phase2_module5__module_voltage"' in out
     assert "H5T_STD_I64LE" in out
 
@@ -48,9 +50,16 @@ def test_roundtrip_of_a_small_file(tmp_path):
     cat = default_catalog()
     tags = (("phase", "1"), ("module", "2"), ("message_source", "master"))
     ts = np.array([0, 1000, 1000, 2000], np.int64) + 1_720_000_000_000
-    write_run_file(tmp_path / "run_01/s.h5", [("module_voltage", tags, ts, np.array([1.0, 2.0, 2.0, 3.0])),
-                                               ("system_state", (("message_source", "master"),), ts[:2], np.array(["IDLE", "RUN"], object))],
-                   cat, int(ts[0]), int(ts[-1]) + 1)
+    write_run_file(
+        tmp_path / "run_01/s.h5",
+        [
+            ("module_voltage", tags, ts, np.array([1.0, 2.0, 2.0, 3.0])),
+            ("system_state", (("message_source", "master"),), ts[:2], np.array(["IDLE", "RUN"], object)),
+        ],
+        cat,
+        int(ts[0]),
+        int(ts[-1]) + 1,
+    )
     b = read_run_file(tmp_path / "run_01/s.h5", cat)
     assert b.series == [("module_voltage", tags), ("system_state", (("message_source", "master"),))]
     assert b.raw_rows == 6 and list(b.num_val) == [1.0, 2.0, 3.0]  # the adjacent duplicate is gone
@@ -61,7 +70,13 @@ def test_roundtrip_of_a_small_file(tmp_path):
 def test_timestamps_outside_declared_range_are_refused(tmp_path):
     cat = default_catalog()
     ts = np.array([1_720_000_000_000, 1_720_000_005_000], np.int64)
-    write_run_file(tmp_path / "r/s.h5", [("module_voltage", (("phase", "1"), ("module", "1")), ts, np.ones(2))], cat, int(ts[0]), int(ts[0]) + 1)
+    write_run_file(
+        tmp_path / "r/s.h5",
+        [("module_voltage", (("phase", "1"), ("module", "1")), ts, np.ones(2))],
+        cat,
+        int(ts[0]),
+        int(ts[0]) + 1,
+    )
     with pytest.raises(InputError, match="outside the file's"):
         read_run_file(tmp_path / "r/s.h5", cat)
 

@@ -19,15 +19,21 @@ DAYS = ("2024-07-01", "2024-07-02", "2024-07-03")
 def _inputs(root: Path) -> Path:
     for i, day in enumerate(DAYS):
         for hour in (4, 12):
-            rows = [(epoch(f"{day}T{hour:02d}:00:00") + s, "module_voltage", f"{50 + i + s / 1e4:.4f}", module_tags(1, 2)) for s in range(0, 3600, 10)]
+            rows = [
+                (epoch(f"{day}T{hour:02d}:00:00") + s, "module_voltage", f"{50 + i + s / 1e4:.4f}", module_tags(1, 2))
+                for s in range(0, 3600, 10)
+            ]
             rows += [(epoch(f"{day}T{hour:02d}:00:00") + s, "system_state", "RUN", [MASTER]) for s in range(0, 3600, 30)]
             write_export(root / day.replace("-", "/") / f"export-{day}-{hour:02d}.parquet", rows)
     return root
 
 
 def _digests(out: Path) -> dict[str, str]:
-    return {p.relative_to(out).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and not p.relative_to(out).as_posix().startswith("_manifest")}
+    return {
+        p.relative_to(out).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not p.relative_to(out).as_posix().startswith("_manifest")
+    }
 
 
 def _written(summary) -> list[str]:
@@ -51,8 +57,10 @@ def test_a_rerun_skips_unchanged_days_and_redoes_exactly_the_changed_ones(tmp_pa
     assert _written(run_etl(src, out, workers=1)) == []
 
     # one new file for one day: that day alone is recomputed, and equals a clean run
-    write_export(src / "2024/07/02/export-2024-07-02-late.parquet",
-                 [(epoch("2024-07-02T20:00:00") + s, "module_voltage", "51.5", module_tags(1, 2)) for s in range(0, 600, 5)])
+    write_export(
+        src / "2024/07/02/export-2024-07-02-late.parquet",
+        [(epoch("2024-07-02T20:00:00") + s, "module_voltage", "51.5", module_tags(1, 2)) for s in range(0, 600, 5)],
+    )
     third = run_etl(src, out, workers=2)
     assert _written(third) == ["2024-07-02"] and sum(d.unchanged for d in third.days) == 2
     clean = tmp_path / "clean"

@@ -46,8 +46,12 @@ def config_with(tmp_path: Path, **signal_changes) -> Path:
 
 def test_unknown_states_are_data_kept_and_counted(tmp_path, capsys):
     t0 = epoch(f"{DAY}T10:00:00")
-    rows = base_rows() + [(t0 + 2, "system_state", "SERVICE", [MASTER]), (t0 + 7, "system_state", "SERVICE", [MASTER]),
-                          (t0 + 12, "system_state", "CALIBRATE", [MASTER]), (t0 + 17, "system_state", "ERROR", [MASTER])]
+    rows = base_rows() + [
+        (t0 + 2, "system_state", "SERVICE", [MASTER]),
+        (t0 + 7, "system_state", "SERVICE", [MASTER]),
+        (t0 + 12, "system_state", "CALIBRATE", [MASTER]),
+        (t0 + 17, "system_state", "ERROR", [MASTER]),
+    ]
     write_export(tmp_path / "in/a.parquet", rows * 3)  # every sample exported three times
     assert main(["etl", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--workers", "1"]) == 0
     out = capsys.readouterr().out
@@ -87,8 +91,14 @@ def test_out_of_range_policy(tmp_path, policy):
         return
     assert summary.ok
     entry = report(tmp_path / "out")["out_of_range"]["phase1_module1/module_voltage"]
-    assert entry == {"count": 2, "action": policy, "min": -1.0, "max": 65535.0, "bounds": [0.0, 1000.0],
-                     "files": {"a.parquet": 2, "b.parquet": 1}}
+    assert entry == {
+        "count": 2,
+        "action": policy,
+        "min": -1.0,
+        "max": 65535.0,
+        "bounds": [0.0, 1000.0],
+        "files": {"a.parquet": 2, "b.parquet": 1},
+    }
     table = read_hierarchy_day(tmp_path / "out", "phase1_module1", date(2024, 7, 5))
     first_bin = table.column("module_voltage")[0].as_py()  # 10:00:00-10:00:05 holds 50.0, 65535, -1
     assert first_bin == (pytest.approx((50.0 + 65535 - 1) / 3) if policy == "keep" else 50.0)
@@ -96,14 +106,21 @@ def test_out_of_range_policy(tmp_path, policy):
 
 def test_non_finite_values_are_missing_samples(tmp_path):
     t0 = epoch(f"{DAY}T10:00:00")
-    rows = [(t0, "module_current", "1.0", module_tags(1, 1)), (t0 + 5, "module_current", "NaN", module_tags(1, 1)),
-            (t0 + 6, "module_current", "inf", module_tags(1, 1))]
+    rows = [
+        (t0, "module_current", "1.0", module_tags(1, 1)),
+        (t0 + 5, "module_current", "NaN", module_tags(1, 1)),
+        (t0 + 6, "module_current", "inf", module_tags(1, 1)),
+    ]
     write_export(tmp_path / "in/a.parquet", rows)
     summary = run_etl(tmp_path / "in", tmp_path / "out", workers=1)
     assert summary.ok
     entry = report(tmp_path / "out")["non_finite"]["phase1_module1/module_current"]
     assert entry["count"] == 2 and entry["action"] == "null" and entry["values"] == ["inf", "nan"]
-    current = read_hierarchy_day(tmp_path / "out", "phase1_module1", date(2024, 7, 5)).column("module_current").to_numpy(zero_copy_only=False)
+    current = (
+        read_hierarchy_day(tmp_path / "out", "phase1_module1", date(2024, 7, 5))
+        .column("module_current")
+        .to_numpy(zero_copy_only=False)
+    )
     assert np.isfinite(current[~np.isnan(current)]).all()
     assert current[1] == 1.0  # the NaN bin is filled from the last real sample, not with NaN
 
@@ -127,7 +144,9 @@ def test_gaps_longer_than_the_fill_limit(tmp_path):
     secs = [0, 60, 300, 310, 1000]  # gaps of 240 s and 690 s exceed 120 s; 60 s and 10 s do not
     write_export(tmp_path / "in/a.parquet", [(t0 + s, "module_voltage", "50", module_tags(2, 3)) for s in secs])
     run_etl(tmp_path / "in", tmp_path / "out", workers=1)
-    assert report(tmp_path / "out")["gaps"] == {"phase2_module3/module_voltage": {"count": 2, "longest_s": 690.0, "fill_limit_s": 120.0}}
+    assert report(tmp_path / "out")["gaps"] == {
+        "phase2_module3/module_voltage": {"count": 2, "longest_s": 690.0, "fill_limit_s": 120.0}
+    }
 
 
 def test_a_flood_of_new_series_lands_with_short_lines_and_small_metadata(tmp_path, capsys):
@@ -144,8 +163,14 @@ def test_a_flood_of_new_series_lands_with_short_lines_and_small_metadata(tmp_pat
     kv = pq.read_metadata(hour).metadata[b"sim_platform"]
     assert len(kv) < 150_000  # facts of uncatalogued columns stored once, not 5,000 times (was ~1.2 MB)
     facts = read_file_meta(hour)["columns"]["vendor_metric_04999"]
-    assert facts == {"payload_type": "vendor_metric_04999", "unit": "", "kind": "numeric", "aggregation": "mean",
-                     "fill_limit_s": "120", "in_catalog": "false"}
+    assert facts == {
+        "payload_type": "vendor_metric_04999",
+        "unit": "",
+        "kind": "numeric",
+        "aggregation": "mean",
+        "fill_limit_s": "120",
+        "in_catalog": "false",
+    }
     assert read_file_meta(hour)["real_bins"]["vendor_metric_04999"] == 1
     assert report(tmp_path / "out")["anomalies"]["unknown_payloads"] == 5000
 
@@ -159,7 +184,7 @@ def test_a_structural_break_fails_its_day_alone_in_one_short_line(tmp_path, monk
         tables = real(batch, day_start_ms, catalog)
         if day_start_ms == epoch(f"{DAY}T00:00:00") * 1000:
             hd = tables[0]
-            hd.table = hd.table.set_column(0, "timestamp", hd.table.column(0).take(np.r_[1:len(hd.table), 0]))
+            hd.table = hd.table.set_column(0, "timestamp", hd.table.column(0).take(np.r_[1 : len(hd.table), 0]))
         return tables
 
     monkeypatch.setattr(etl_module, "resample_day", broken_on_the_5th)
@@ -182,23 +207,31 @@ def _drifted(table, kind: str):
     if kind == "timestamp in ms":
         return table.set_column(i("timestamp"), "timestamp", pc.multiply(table["timestamp"], 1000))
     if kind == "timestamp as a timestamp type":
-        return table.set_column(i("timestamp"), "timestamp", pc.multiply(table["timestamp"], 1000).cast(pa.timestamp("ms", tz="UTC")))
+        return table.set_column(
+            i("timestamp"), "timestamp", pc.multiply(table["timestamp"], 1000).cast(pa.timestamp("ms", tz="UTC"))
+        )
     if kind == "extra column, pandas index":
         return table.append_column("exporter_version", pa.array(["2.1"] * len(table))).append_column(
-            "__index_level_0__", pa.array(range(len(table)), pa.int64()))
+            "__index_level_0__", pa.array(range(len(table)), pa.int64())
+        )
     if kind == "value as a number":
         return table.set_column(i("value"), "value", pc.cast(table["value"], pa.float64()))
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["tags as a map", "timestamp in ms", "timestamp as a timestamp type",
-                                  "extra column, pandas index", "value as a number"])
+@pytest.mark.parametrize(
+    "kind",
+    ["tags as a map", "timestamp in ms", "timestamp as a timestamp type", "extra column, pandas index", "value as a number"],
+)
 def test_schema_drift_reads_as_the_same_samples(tmp_path, kind):
     from sim_platform.core.catalog import default_catalog
     from sim_platform.core.inputs import plan_inputs
     from sim_platform.core.telemetry_reader import read_telemetry
 
-    rows = [(epoch(f"{DAY}T10:00:00") + s, "module_voltage", f"{50 + s / 100:.2f}", module_tags(1, 1 + s % 3)) for s in range(0, 300, 3)]
+    rows = [
+        (epoch(f"{DAY}T10:00:00") + s, "module_voltage", f"{50 + s / 100:.2f}", module_tags(1, 1 + s % 3))
+        for s in range(0, 300, 3)
+    ]
     normal = write_export(tmp_path / "normal/a.parquet", rows)
     drift = tmp_path / "drift/a.parquet"
     drift.parent.mkdir()
@@ -217,8 +250,10 @@ def test_timestamps_mixing_seconds_and_milliseconds_are_refused_by_name(tmp_path
     from sim_platform.core.telemetry_reader import read_telemetry
 
     t = epoch(f"{DAY}T10:00:00")
-    path = write_export(tmp_path / "mixed.parquet", [(t, "module_voltage", "50", module_tags(1, 1)),
-                                                     (t * 1000, "module_voltage", "51", module_tags(1, 1))])
+    path = write_export(
+        tmp_path / "mixed.parquet",
+        [(t, "module_voltage", "50", module_tags(1, 1)), (t * 1000, "module_voltage", "51", module_tags(1, 1))],
+    )
     with pytest.raises(InputError, match="mixed.parquet: timestamps mix epoch seconds and milliseconds"):
         read_telemetry(path, default_catalog())
 
@@ -230,7 +265,10 @@ def test_a_series_outside_the_plant_is_reported_not_turned_into_a_folder(tmp_pat
     write_export(tmp_path / "in/bad-tags.parquet", rows)
     assert main(["etl", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--workers", "1"]) == 0
     r = report(tmp_path / "out")
-    assert {k: e["count"] for k, e in r["outside_plant"].items()} == {"phase99_module1/module_voltage": 10, "system/module_voltage": 6}
+    assert {k: e["count"] for k, e in r["outside_plant"].items()} == {
+        "phase99_module1/module_voltage": 10,
+        "system/module_voltage": 6,
+    }
     assert all(e["files"] == {"bad-tags.parquet": e["count"]} for e in r["outside_plant"].values())
     assert not (tmp_path / "out/phase99_module1").exists()
     assert "module_voltage" not in pq.read_schema(tmp_path / "out/system/2024/07/05/10.parquet").names

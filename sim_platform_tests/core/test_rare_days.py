@@ -63,7 +63,9 @@ def test_reports_count_exactly_what_was_injected(landed):
             kinds[kind] += bool(inj[kind])
         kinds["new_text_values"] += bool(new)
         kinds["faults"] += bool(faults)
-    assert all(kinds[k] for k in ("out_of_range", "non_finite", "unknown_payloads", "unknown_tag_keys", "new_text_values", "faults"))
+    assert all(
+        kinds[k] for k in ("out_of_range", "non_finite", "unknown_payloads", "unknown_tag_keys", "new_text_values", "faults")
+    )
     assert "new text values in system_state" in stdout and "fault states in system_state" in stdout
 
 

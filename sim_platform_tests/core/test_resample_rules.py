@@ -92,7 +92,9 @@ def test_hour_files_only_where_raw_samples_are(out):
 def test_every_file_has_the_exact_grid(out):
     for path in out[0].rglob("*.parquet"):
         ts = pq.read_table(path).column("timestamp").to_pandas()
-        hour_start = pd.Timestamp(f"{path.parent.parent.parent.name}-{path.parent.parent.name}-{path.parent.name}T{path.stem}:00:00", tz="UTC")
+        hour_start = pd.Timestamp(
+            f"{path.parent.parent.parent.name}-{path.parent.parent.name}-{path.parent.name}T{path.stem}:00:00", tz="UTC"
+        )
         assert str(ts.dtype) == "datetime64[ns, UTC]"
         assert list(ts) == list(pd.date_range(hour_start, periods=720, freq="5s", tz="UTC"))
 

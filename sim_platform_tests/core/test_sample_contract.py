@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,9 @@ def etl_out(sample_data, tmp_path_factory):
 def raw_day(sample_data) -> pd.DataFrame:
     """The raw rows of DAY, distinct, with tags as plain dicts: the oracle's input."""
     files = sorted((sample_data / f"{DAY:%Y/%m/%d}").glob("*.parquet"))
-    frame = pa.concat_tables([pq.read_table(f, columns=["timestamp", "payload_type", "value", "tags"]) for f in files]).to_pandas()
+    frame = pa.concat_tables(
+        [pq.read_table(f, columns=["timestamp", "payload_type", "value", "tags"]) for f in files]
+    ).to_pandas()
     frame["tags"] = frame["tags"].map(lambda t: tuple(tuple(p) for p in t))
     frame = frame.drop_duplicates(["timestamp", "payload_type", "value", "tags"])
     frame["tagd"] = frame["tags"].map(dict)
@@ -102,7 +104,7 @@ def test_hour_files_exist_exactly_where_raw_samples_are(etl_out, raw_day):
     expected = set()
     for payload, tags, ts in zip(raw_day["payload_type"], raw_day["tagd"], raw_day["timestamp"]):
         h, _ = oracle_column(payload, tags)
-        expected.add(f"{h}/{datetime.fromtimestamp(ts, tz=timezone.utc):%Y/%m/%d/%H}.parquet")
+        expected.add(f"{h}/{datetime.fromtimestamp(ts, tz=UTC):%Y/%m/%d/%H}.parquet")
     root = etl_out[0]
     got = {p.relative_to(root).as_posix() for p in root.rglob(f"*/{DAY:%Y/%m/%d}/*.parquet")}
     assert got == expected
@@ -122,7 +124,7 @@ def test_every_file_is_720_rows_on_the_grid(etl_out):
     assert len(files) > 2000
     for f in files:
         ts = pq.read_table(f, columns=["timestamp"]).column("timestamp").to_numpy().astype("datetime64[s]").astype(np.int64)
-        start = int(datetime(*map(int, f.relative_to(root).parts[1:4]), int(f.stem), tzinfo=timezone.utc).timestamp())
+        start = int(datetime(*map(int, f.relative_to(root).parts[1:4]), int(f.stem), tzinfo=UTC).timestamp())
         assert np.array_equal(ts, start + 5 * np.arange(720)), f
     assert not list(root.rglob(".*")), "temporary files left behind"
 

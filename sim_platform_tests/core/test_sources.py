@@ -89,10 +89,16 @@ def test_a_file_belongs_to_the_first_source_that_claims_it(tmp_path):
     (tmp_path / "a").mkdir()
     for name in ("scada_1.csv", "other.csv", "x.parquet", "notes.txt"):
         (tmp_path / "a" / name).write_text("time,signal,reading,labels\n2024-07-01T00:00:00Z,p,1,phase=1\n")
-    cols = load_pipelines(pipelines_with(tmp_path / "p.yaml", {
-        "scada": {"kind": "csv", "location": {"folder": "a"}, "pattern": "scada_*.csv", "columns": CSV_COLUMNS},
-        "everything_csv": {"kind": "csv", "location": {"folder": "a"}, "columns": CSV_COLUMNS},
-    }, keep_defaults=False)).source_formats()
+    cols = load_pipelines(
+        pipelines_with(
+            tmp_path / "p.yaml",
+            {
+                "scada": {"kind": "csv", "location": {"folder": "a"}, "pattern": "scada_*.csv", "columns": CSV_COLUMNS},
+                "everything_csv": {"kind": "csv", "location": {"folder": "a"}, "columns": CSV_COLUMNS},
+            },
+            keep_defaults=False,
+        )
+    ).source_formats()
     plan = plan_inputs(tmp_path / "a", default_catalog(), cols)
     assert {f.path.name: f.source.name for f in plan.files} == {"scada_1.csv": "scada", "other.csv": "everything_csv"}
     assert sorted(p.name for p in plan.ignored) == ["notes.txt", "x.parquet"]
@@ -102,20 +108,49 @@ def test_a_file_belongs_to_the_first_source_that_claims_it(tmp_path):
     ("change", "message"),
     [
         (lambda r: r["sources"].update(s={"kind": "xml", "location": {"folder": "a"}}), "sources.s.kind: Input should be"),
-        (lambda r: r["sources"].update(s={"kind": "csv", "location": {"folder": "a"}}), "sources.s: a csv source needs 'columns'"),
-        (lambda r: r["sources"].update(s={"kind": "csv", "location": {"folder": "a", "blob_prefix": "b/"}, "columns": CSV_COLUMNS}),
-         "sources.s.location: give exactly one of 'folder' or 'blob_prefix'"),
-        (lambda r: r["sources"].update(s={"kind": "json", "location": {"folder": "a"}, "columns": {"timestamp": "t", "payload": "p", "tags": "g"}}),
-         "sources.s.columns.value: Field required"),
-        (lambda r: r["sources"].update(s={"kind": "json", "location": {"folder": "a"}, "columns": {**JSON_COLUMNS, "timestamp_format": "excel"}}),
-         "sources.s.columns.timestamp_format: Input should be"),
-        (lambda r: r["sources"].update(s={"kind": "telemetry_parquet", "location": {"blob_prefix": "../up"}}), "must be a relative name without '..'"),
-        (lambda r: r["sources"].update(s={"kind": "telemetry_parquet", "location": {"folder": "a"}, "colour": "red"}), "sources.s.colour: Extra inputs are not permitted"),
-        (lambda r: r["destinations"]["warehouse"].update(table="drop table x"), "destinations.warehouse.table: table 'drop table x' must be a plain identifier"),
-        (lambda r: r["catalog"]["signals"]["module_voltage"].update(level="rack"), "catalog.signals.module_voltage.level: Input should be 'module', 'phase' or 'system'"),
+        (
+            lambda r: r["sources"].update(s={"kind": "csv", "location": {"folder": "a"}}),
+            "sources.s: a csv source needs 'columns'",
+        ),
+        (
+            lambda r: r["sources"].update(
+                s={"kind": "csv", "location": {"folder": "a", "blob_prefix": "b/"}, "columns": CSV_COLUMNS}
+            ),
+            "sources.s.location: give exactly one of 'folder' or 'blob_prefix'",
+        ),
+        (
+            lambda r: r["sources"].update(
+                s={"kind": "json", "location": {"folder": "a"}, "columns": {"timestamp": "t", "payload": "p", "tags": "g"}}
+            ),
+            "sources.s.columns.value: Field required",
+        ),
+        (
+            lambda r: r["sources"].update(
+                s={"kind": "json", "location": {"folder": "a"}, "columns": {**JSON_COLUMNS, "timestamp_format": "excel"}}
+            ),
+            "sources.s.columns.timestamp_format: Input should be",
+        ),
+        (
+            lambda r: r["sources"].update(s={"kind": "telemetry_parquet", "location": {"blob_prefix": "../up"}}),
+            "must be a relative name without '..'",
+        ),
+        (
+            lambda r: r["sources"].update(s={"kind": "telemetry_parquet", "location": {"folder": "a"}, "colour": "red"}),
+            "sources.s.colour: Extra inputs are not permitted",
+        ),
+        (
+            lambda r: r["destinations"]["warehouse"].update(table="drop table x"),
+            "destinations.warehouse.table: table 'drop table x' must be a plain identifier",
+        ),
+        (
+            lambda r: r["catalog"]["signals"]["module_voltage"].update(level="rack"),
+            "catalog.signals.module_voltage.level: Input should be 'module', 'phase' or 'system'",
+        ),
         (lambda r: r.pop("sources"), "sources: Field required"),
-        (lambda r: r.setdefault("destinations", {}).update(bronze={"blob_prefix": "bronze/"}),
-         "destinations.bronze: bronze is local work files: give a 'folder', not a 'blob_prefix'"),
+        (
+            lambda r: r.setdefault("destinations", {}).update(bronze={"blob_prefix": "bronze/"}),
+            "destinations.bronze: bronze is local work files: give a 'folder', not a 'blob_prefix'",
+        ),
     ],
 )
 def test_config_errors_name_the_file_and_the_entry(tmp_path, change, message, capsys):
@@ -138,10 +173,19 @@ def test_config_errors_name_the_file_and_the_entry(tmp_path, change, message, ca
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        ("when,signal,reading,labels\n2024-07-01T00:00:00Z,module_voltage,50,phase=1;module=1\n", "lacks the mapped columns ['time']"),
+        (
+            "when,signal,reading,labels\n2024-07-01T00:00:00Z,module_voltage,50,phase=1;module=1\n",
+            "lacks the mapped columns ['time']",
+        ),
         ("time,signal,reading,labels\nyesterday,module_voltage,50,phase=1;module=1\n", "timestamp is not ISO 8601"),
-        ("time,signal,reading,labels\n2024-07-01T00:00:00Z,module_voltage,50,phase=1;module\n", "malformed tags: 'module' in row 1 is not key=value"),
-        ("time,signal,reading,labels\n2024-07-01T00:00:00Z,module_voltage,fifty,phase=1;module=1\n", "non-numeric value 'fifty' in numeric series module_voltage"),
+        (
+            "time,signal,reading,labels\n2024-07-01T00:00:00Z,module_voltage,50,phase=1;module\n",
+            "malformed tags: 'module' in row 1 is not key=value",
+        ),
+        (
+            "time,signal,reading,labels\n2024-07-01T00:00:00Z,module_voltage,fifty,phase=1;module=1\n",
+            "non-numeric value 'fifty' in numeric series module_voltage",
+        ),
         ("", "empty file"),
     ],
 )
@@ -171,8 +215,14 @@ def test_json_array_and_tag_columns(tmp_path):
     ]
     path = tmp_path / "a.json"
     path.write_text(json.dumps(records))
-    src = SourceFormat("j", "json", ("*.json",), __import__("sim_platform.core.sources", fromlist=["ColumnMap"]).ColumnMap(
-        "t", "p", "v", "extra", (("ph", "phase"), ("mod", "module"))))
+    src = SourceFormat(
+        "j",
+        "json",
+        ("*.json",),
+        __import__("sim_platform.core.sources", fromlist=["ColumnMap"]).ColumnMap(
+            "t", "p", "v", "extra", (("ph", "phase"), ("mod", "module"))
+        ),
+    )
     batch = read_tabular(path, src, default_catalog())
     assert sorted(batch.series) == [
         ("module_voltage", (("battery", "1"), ("phase", "1"), ("module", "3"))),

@@ -16,7 +16,7 @@ def hour_table(**overrides) -> pa.Table:
     cat = default_catalog()
     ts = pd.date_range("2024-07-05T10:00:00", periods=720, freq="5s", tz="UTC", unit="ns")
     data = {"timestamp": ts}
-    for name, sig in cat.declared_columns("module"):
+    for name, _sig in cat.declared_columns("module"):
         data[name] = np.full(720, np.nan)
     data["module_voltage"] = np.full(720, 50.0)
     data.update(overrides)
@@ -61,7 +61,13 @@ def test_missing_catalog_column_and_wrong_dtype():
 def test_text_values_outside_the_known_set_are_not_structural():
     cat = default_catalog()
     ts = pd.date_range("2024-07-05T10:00:00", periods=720, freq="5s", tz="UTC", unit="ns")
-    data = {"timestamp": ts, **{n: (np.full(720, None, object) if s.kind == "text" else np.full(720, np.nan)) for n, s in cat.declared_columns("system")}}
+    data = {
+        "timestamp": ts,
+        **{
+            n: (np.full(720, None, object) if s.kind == "text" else np.full(720, np.nan))
+            for n, s in cat.declared_columns("system")
+        },
+    }
     data["system_state"] = np.array(["IDLE"] * 719 + ["EXPLODED"], object)
     validate_table(pa.table(data), cat, "system")  # kept, and counted as a new value in the report
 
@@ -69,7 +75,13 @@ def test_text_values_outside_the_known_set_are_not_structural():
 def test_a_text_column_holding_numbers_is_structural_and_short():
     cat = default_catalog()
     ts = pd.date_range("2024-07-05T10:00:00", periods=720, freq="5s", tz="UTC", unit="ns")
-    data = {"timestamp": ts, **{n: (np.full(720, None, object) if s.kind == "text" else np.full(720, np.nan)) for n, s in cat.declared_columns("system")}}
+    data = {
+        "timestamp": ts,
+        **{
+            n: (np.full(720, None, object) if s.kind == "text" else np.full(720, np.nan))
+            for n, s in cat.declared_columns("system")
+        },
+    }
     data["system_state"] = np.array([1.5] * 720, object)
     with pytest.raises(StructuralError, match=r"system_state: text values must be strings") as err:
         validate_table(pa.table(data), cat, "system")

@@ -154,9 +154,9 @@ def test_workspace_yaml_loads():
 
 
 def test_dg_project_layout():
-    """`[tool.dg]` names modules that exist; `dg check defs` loads them when the dg CLI
-    (dagster-dg-cli) is installed, and `dagster definitions validate` does so here either way."""
+    """`[tool.dg]` names modules that exist, and the dg CLI (dagster-dg-cli, a dependency) loads and lists them."""
     import importlib
+    import json
     import tomllib
 
     dg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["dg"]
@@ -166,7 +166,21 @@ def test_dg_project_layout():
         importlib.import_module(project[key])
     layers = {p.name for p in (REPO / "sim_platform/defs").iterdir() if (p / "__init__.py").is_file()}
     assert layers == {"landing", "bronze", "silver", "gold"}
-    dg_bin = Path(sys.executable).parent / "dg"
-    if dg_bin.exists():
-        out = subprocess.run([str(dg_bin), "check", "defs"], cwd=REPO, capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0 and "All definitions loaded successfully" in out.stdout + out.stderr, out.stderr[-2000:]
+    dg_bin = str(Path(sys.executable).parent / "dg")
+    out = subprocess.run([dg_bin, "check", "defs"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "All definitions loaded successfully" in out.stdout + out.stderr, out.stderr[-2000:]
+    assert "Warning" not in out.stdout + out.stderr, out.stdout + out.stderr  # a quiet start
+    out = subprocess.run([dg_bin, "list", "defs", "--json"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    listed = json.loads(out.stdout)
+    assert {a["asset_key"] for a in listed["assets"]} == {
+        "landing/raw_hdf5_runs",
+        "landing/blob_synced_runs",
+        "landing/raw_files",
+        "bronze/telemetry_day",
+        "silver/resampled_5s",
+        "gold/module_day_plot",
+        "gold/module_day_features",
+        "gold/ml_training_set",
+    }
+    assert {s["name"] for s in listed["sensors"]} == {"new_blob_sensor", "pipeline_automation"}

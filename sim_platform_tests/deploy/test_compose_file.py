@@ -45,10 +45,22 @@ def test_compose_file_is_valid_and_wired(tmp_path):
     assert res.returncode == 0, res.stderr
     cfg = yaml.safe_load(res.stdout)
     services = cfg["services"]
-    assert set(services) == {"postgres", "azurite", "code", "webserver", "webserver-readonly", "daemon", "auth-proxy", "azurite-port"}
+    assert set(services) == {
+        "postgres",
+        "azurite",
+        "code",
+        "webserver",
+        "webserver-readonly",
+        "daemon",
+        "auth-proxy",
+        "azurite-port",
+    }
     for name in ("postgres", "azurite", "code"):
         assert services[name]["healthcheck"]["test"], name
-    assert services["code"]["depends_on"] == {"postgres": {"condition": "service_healthy"}, "azurite": {"condition": "service_healthy"}}
+    assert services["code"]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "azurite": {"condition": "service_healthy"},
+    }
     for name in ("webserver", "webserver-readonly", "daemon"):
         assert services[name]["depends_on"] == {"code": {"condition": "service_healthy"}}
         assert services[name]["image"] == services["code"]["image"]  # one image serves every service
@@ -58,8 +70,11 @@ def test_compose_file_is_valid_and_wired(tmp_path):
     assert env["SIM_PLATFORM_SILVER_BACKEND"] == "blob"
     assert env["SIM_PLATFORM_WAREHOUSE_URL"] == "postgresql+psycopg2://dagster:pw@postgres:5432/dagster"  # gold -> PostgreSQL
     assert "pgdata" in cfg["volumes"]
-    mounts = " ".join(services["code"]["volumes"] if isinstance(services["code"]["volumes"][0], str)
-                      else [v["source"] + ":" + v["target"] for v in services["code"]["volumes"]])
+    mounts = " ".join(
+        services["code"]["volumes"]
+        if isinstance(services["code"]["volumes"][0], str)
+        else [v["source"] + ":" + v["target"] for v in services["code"]["volumes"]]
+    )
     assert "deploy/compose/dagster.yaml" in mounts and (REPO / "deploy/compose/dagster.yaml").is_file()
 
 
@@ -145,8 +160,11 @@ def test_auth_proxy_refuses_to_start_without_its_password_files(tmp_path):
     proxy = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["auth-proxy"]
     shell, flag, script = proxy["command"]
     assert (shell, flag) == ("/bin/sh", "-c") and "exec nginx -g 'daemon off;'" in script
-    script = script.replace("$$", "$").replace("/etc/nginx/sim-platform", str(tmp_path)).replace(
-        "exec nginx -g 'daemon off;'", "echo nginx-started")
+    script = (
+        script.replace("$$", "$")
+        .replace("/etc/nginx/sim-platform", str(tmp_path))
+        .replace("exec nginx -g 'daemon off;'", "echo nginx-started")
+    )
 
     def run():
         return subprocess.run(["sh", "-c", script], capture_output=True, text=True)

@@ -35,7 +35,16 @@ def test_dockerfile_is_pinned_non_root_and_secret_free():
     assert not re.search(r"(?i)(ENV|ARG)\s+\S*(KEY|SECRET|PASSWORD|TOKEN|CONNECTION_STRING)", DOCKERFILE)
     assert instructions("CMD") == ['["sim-platform", "etl", "--input", "data", "--output", "output"]']
     ignored = (REPO / ".dockerignore").read_text().split()
-    for entry in (".env", ".venv", ".git", "data", "output", ".blobstore", "sim_platform_tests", "deploy/compose/auth/*.htpasswd"):
+    for entry in (
+        ".env",
+        ".venv",
+        ".git",
+        "data",
+        "output",
+        ".blobstore",
+        "sim_platform_tests",
+        "deploy/compose/auth/*.htpasswd",
+    ):
         assert entry in ignored
 
 
@@ -77,8 +86,19 @@ def image_env(tmp_path_factory) -> Path:
     pip(build, "wheel", "--no-deps", "--no-build-isolation", "--no-cache-dir", "--wheel-dir", str(dist), str(src))
     venv = root / "venv"  # stage 2
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    check = subprocess.run([str(venv / "bin/python"), str(REPO / "scripts/lock.py"), "check", "--pyproject", str(REPO / "pyproject.toml"),
-                            "--lock-dir", str(REPO / "requirements")], capture_output=True, text=True)  # pip's vendored packaging only
+    check = subprocess.run(
+        [
+            str(venv / "bin/python"),
+            str(REPO / "scripts/lock.py"),
+            "check",
+            "--pyproject",
+            str(REPO / "pyproject.toml"),
+            "--lock-dir",
+            str(REPO / "requirements"),
+        ],
+        capture_output=True,
+        text=True,
+    )  # pip's vendored packaging only
     assert check.returncode == 0, check.stderr
     pip(venv, "install", "--require-hashes", "-r", str(REPO / "requirements/base.lock.txt"))
     wheels = list(dist.glob("sim_platform-*.whl"))
@@ -88,8 +108,9 @@ def image_env(tmp_path_factory) -> Path:
 
 
 def pip(venv: Path, *args: str) -> None:
-    res = subprocess.run([str(venv / "bin/python"), "-m", "pip", "--disable-pip-version-check", "-q", *args],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [str(venv / "bin/python"), "-m", "pip", "--disable-pip-version-check", "-q", *args], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr[-3000:]
 
 
@@ -99,8 +120,9 @@ def test_image_holds_exactly_the_base_lock(image_env):
     lock_script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lock_script)
     locked = lock_script.pins((REPO / "requirements/base.lock.txt").read_text())
-    listed = subprocess.run([str(image_env / "bin/python"), "-m", "pip", "list", "--format=json"],
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        [str(image_env / "bin/python"), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    ).stdout
     installed = {re.sub(r"[-_.]+", "-", p["name"]).lower(): p["version"] for p in json.loads(listed)}
     assert installed.pop("sim-platform") == "0.1.0"
     for tool in ("pip", "setuptools", "wheel"):  # the interpreter's own installer, outside the lock
@@ -119,8 +141,13 @@ def test_default_command_processes_data_into_output(image_env, sample_data, tmp_
     assert "files written: 140" in res.stdout
     assert (app / "output/phase1_module1/2024/08/06").is_dir()
     # the wheel, not the checkout, is what runs
-    where = subprocess.run([str(image_env / "bin/python"), "-c", "import sim_platform; print(sim_platform.__file__)"],
-                           cwd=app, capture_output=True, text=True, check=True).stdout
+    where = subprocess.run(
+        [str(image_env / "bin/python"), "-c", "import sim_platform; print(sim_platform.__file__)"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert str(image_env) in where
 
 
@@ -135,14 +162,32 @@ def test_code_location_command_serves(image_env, tmp_path):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}, "DAGSTER_HOME": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     server = subprocess.Popen(
-        [str(image_env / "bin/dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(port), "-m", "sim_platform.definitions"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            str(image_env / "bin/dagster"),
+            "code-server",
+            "start",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            "sim_platform.definitions",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.time() + 300  # a cold venv on a busy 2-core machine imports slowly
         while time.time() < deadline:
-            check = subprocess.run([str(image_env / "bin/dagster"), "api", "grpc-health-check", "-p", str(port)],
-                                   env=env, capture_output=True, text=True)
+            check = subprocess.run(
+                [str(image_env / "bin/dagster"), "api", "grpc-health-check", "-p", str(port)],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if check.returncode == 0:
                 break
             assert server.poll() is None, server.stdout.read()

@@ -25,14 +25,23 @@ def test_definitions_load_with_the_k8s_executor(tmp_path):
         "from sim_platform.definitions import defs\n"
         "job = defs.resolve_implicit_global_asset_job_def()\n"
         "print(job.executor_def.name)",
-        SIM_PLATFORM_EXECUTOR="k8s", DAGSTER_HOME=str(tmp_path), SIM_PLATFORM_HOME=str(tmp_path / "home"),
+        SIM_PLATFORM_EXECUTOR="k8s",
+        DAGSTER_HOME=str(tmp_path),
+        SIM_PLATFORM_HOME=str(tmp_path / "home"),
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().splitlines()[-1] == "k8s"
     validate = subprocess.run(
         [str(REPO / ".venv/bin/dagster"), "definitions", "validate", "-m", "sim_platform.definitions"],
-        capture_output=True, text=True, cwd=tmp_path,
-        env={**os.environ, "SIM_PLATFORM_EXECUTOR": "k8s", "DAGSTER_HOME": str(tmp_path), "SIM_PLATFORM_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "SIM_PLATFORM_EXECUTOR": "k8s",
+            "DAGSTER_HOME": str(tmp_path),
+            "SIM_PLATFORM_HOME": str(tmp_path / "home"),
+        },
     )
     assert validate.returncode == 0, validate.stderr + validate.stdout
 
@@ -64,7 +73,11 @@ def test_helm_values_have_the_keys_the_chart_expects():
     assert isinstance(deployment["port"], int)
     assert env_list(deployment["env"])["SIM_PLATFORM_EXECUTOR"] == "k8s"
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
-    assert values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"] == deployment["envSecrets"] == [{"name": "sim-platform-warehouse"}]
+    assert (
+        values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]
+        == deployment["envSecrets"]
+        == [{"name": "sim-platform-warehouse"}]
+    )
     assert values["postgresql"]["enabled"] is False and values["postgresql"]["postgresqlHost"]
     assert values["generatePostgresqlPasswordSecret"] is False and values["global"]["postgresqlSecretName"]
     queue = values["dagsterDaemon"]["runCoordinator"]
@@ -110,7 +123,9 @@ def test_oauth2_proxy_values_sign_in_with_entra_id_and_hold_no_secret():
     settings = dict(line.split(" = ", 1) for line in config["configFile"].splitlines() if " = " in line)
     settings = {k.strip(): v.split("#")[0].strip() for k, v in settings.items()}
     assert settings["provider"] == '"entra-id"'
-    assert settings["oidc_issuer_url"].startswith('"https://login.microsoftonline.com/') and settings["oidc_issuer_url"].endswith('/v2.0"')
+    assert settings["oidc_issuer_url"].startswith('"https://login.microsoftonline.com/') and settings["oidc_issuer_url"].endswith(
+        '/v2.0"'
+    )
     assert settings["reverse_proxy"] == "true" and settings["cookie_secure"] == "true"
     assert settings["upstreams"] == '["static://202"]'
     ingress = values["ingress"]

@@ -20,13 +20,18 @@ SHAPES = ("base", "test", "k8s", "build")
 
 
 def run_check(pyproject: Path, lock_dir: Path = LOCK_DIR) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "scripts/lock.py"), "check", "--pyproject", str(pyproject), "--lock-dir", str(lock_dir)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts/lock.py"), "check", "--pyproject", str(pyproject), "--lock-dir", str(lock_dir)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def pins(shape: str) -> dict[str, str]:
     text = (LOCK_DIR / f"{shape}.lock.txt").read_text()
-    return {re.sub(r"[-_.]+", "-", m[0]).lower(): m[1] for m in re.findall(r"^([A-Za-z0-9][\w.-]*)(?:\[[^\]]*\])?==(\S+)", text, re.M)}
+    return {
+        re.sub(r"[-_.]+", "-", m[0]).lower(): m[1] for m in re.findall(r"^([A-Za-z0-9][\w.-]*)(?:\[[^\]]*\])?==(\S+)", text, re.M)
+    }
 
 
 @pytest.fixture
@@ -123,7 +128,7 @@ def test_setup_and_ci_install_from_the_locks():
     code = "\n".join(line for line in setup.splitlines() if not line.lstrip().startswith("#"))
     installs = re.findall(r"pip install[^\n]*", code)
     assert all("--require-hashes -r" in i or "--no-deps" in i or "uv==" in i or "--upgrade pip" in i for i in installs), installs
-    assert any('requirements/$SHAPE.lock.txt' in i for i in installs)
+    assert any("requirements/$SHAPE.lock.txt" in i for i in installs)
     assert code.index("scripts/lock.py check") < code.index('requirements/$SHAPE.lock.txt"')  # drift fails before installing
     assert "SHAPE=test" in code and "SHAPE=base" in code
     ci = (REPO / ".ci/run").read_text()

@@ -45,8 +45,9 @@ REPOSITORIES = """{ repositoriesOrError { __typename ... on RepositoryConnection
 
 
 def http(url: str, body: dict | None = None, login: tuple[str, str] | None = None) -> tuple[int, str]:
-    req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=None if body is None else json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     if login:
         req.add_header("Authorization", "Basic " + base64.b64encode(":".join(login).encode()).decode())
     try:
@@ -67,8 +68,11 @@ def graphql(base: str, query: str, login: tuple[str, str] | None = None, **varia
 
 
 def launch_params(repository: str) -> dict:
-    return {"selector": {"repositoryLocationName": LOCATION, "repositoryName": repository, "jobName": JOB},
-            "runConfigData": {}, "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]}}
+    return {
+        "selector": {"repositoryLocationName": LOCATION, "repositoryName": repository, "jobName": JOB},
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +84,12 @@ def webservers(tmp_path_factory):
     shutil.copy(REPO / "deploy/local/dagster.yaml", home / "dagster.yaml")  # queued runs, SQLite under DAGSTER_HOME
     code_port, full_port, ro_port = free_port(), free_port(), free_port()
     workspace = tmp / "workspace.yaml"  # deploy/compose/workspace.yaml, with the `code` host on loopback
-    workspace.write_text((REPO / "deploy/compose/workspace.yaml").read_text()
-                         .replace("host: code", "host: 127.0.0.1").replace("port: 4000", f"port: {code_port}"))
+    workspace.write_text(
+        (REPO / "deploy/compose/workspace.yaml")
+        .read_text()
+        .replace("host: code", "host: 127.0.0.1")
+        .replace("port: 4000", f"port: {code_port}")
+    )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SIM_PLATFORM_"))},
         "DAGSTER_HOME": str(home),
@@ -92,15 +100,34 @@ def webservers(tmp_path_factory):
     logs.mkdir()
     web = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-w", str(workspace)]
     commands = {  # the compose services' commands, on loopback ports
-        "code": [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port), "-m", "sim_platform.definitions"],
+        "code": [
+            str(BIN / "dagster"),
+            "code-server",
+            "start",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(code_port),
+            "-m",
+            "sim_platform.definitions",
+        ],
         "webserver": [*web, "-p", str(full_port)],
         "webserver-readonly": [str(BIN / "dagster-webserver"), "--read-only", *web[1:], "-p", str(ro_port)],
     }
     procs: list[subprocess.Popen] = []
     try:
         procs.append(start("code", commands, env, tmp, logs))
-        wait_for(lambda: subprocess.run([str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(code_port)], env=env,
-                                        capture_output=True).returncode == 0, "the code server", 180, procs)
+        wait_for(
+            lambda: (
+                subprocess.run(
+                    [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(code_port)], env=env, capture_output=True
+                ).returncode
+                == 0
+            ),
+            "the code server",
+            180,
+            procs,
+        )
         for name in ("webserver", "webserver-readonly"):
             procs.append(start(name, commands, env, tmp, logs))
         urls = {"full": f"http://127.0.0.1:{full_port}", "readonly": f"http://127.0.0.1:{ro_port}"}
@@ -122,7 +149,11 @@ def test_read_only_webserver_shows_everything_but_refuses_launch_wipe_and_sensor
     assert launched["__typename"] == "UnauthorizedError", launched
     wiped = graphql(ro, WIPE, ranges=[{"assetKey": {"path": ["bronze", "telemetry_day"]}}])["wipeAssets"]
     assert wiped["__typename"] == "UnauthorizedError", wiped
-    selector = {"repositoryLocationName": LOCATION, "repositoryName": webservers["repository"], "sensorName": webservers["sensor"]}
+    selector = {
+        "repositoryLocationName": LOCATION,
+        "repositoryName": webservers["repository"],
+        "sensorName": webservers["sensor"],
+    }
     switched = graphql(ro, START_SENSOR, selector=selector)["startSensor"]
     assert switched["__typename"] == "UnauthorizedError", switched
 
@@ -149,17 +180,24 @@ def auth_proxy(webservers, tmp_path_factory):
     auth = tmp / "auth"
     auth.mkdir()
     for kind, (user, password) in PASSWORDS.items():  # the documented way to make the password files
-        made = subprocess.run(["bash", str(REPO / "deploy/compose/auth/htpasswd.sh"), kind, user], input=password + "\n",
-                              env={**os.environ, "HTPASSWD_DIR": str(auth)}, capture_output=True, text=True)
+        made = subprocess.run(
+            ["bash", str(REPO / "deploy/compose/auth/htpasswd.sh"), kind, user],
+            input=password + "\n",
+            env={**os.environ, "HTPASSWD_DIR": str(auth)},
+            capture_output=True,
+            text=True,
+        )
         assert made.returncode == 0, made.stderr
     shutil.copy(REPO / "deploy/compose/auth/proxy_params.conf", auth / "proxy_params.conf")
     ports = {"operators": free_port(), "viewers": free_port()}
     conf = (REPO / "deploy/compose/auth/nginx.conf").read_text()
-    for old, new in [("/etc/nginx/sim-platform/", f"{auth}/"),
-                     ("http://webserver:3000;", webservers["full"] + ";"),
-                     ("http://webserver-readonly:3000;", webservers["readonly"] + ";"),
-                     ("listen 8080;", f"listen 127.0.0.1:{ports['operators']};"),
-                     ("listen 8081;", f"listen 127.0.0.1:{ports['viewers']};")]:
+    for old, new in [
+        ("/etc/nginx/sim-platform/", f"{auth}/"),
+        ("http://webserver:3000;", webservers["full"] + ";"),
+        ("http://webserver-readonly:3000;", webservers["readonly"] + ";"),
+        ("listen 8080;", f"listen 127.0.0.1:{ports['operators']};"),
+        ("listen 8081;", f"listen 127.0.0.1:{ports['viewers']};"),
+    ]:
         assert old in conf, f"deploy/compose/auth/nginx.conf no longer has {old!r}: update this test with it"
         conf = conf.replace(old, new)
     (tmp / "default.conf").write_text(conf)

@@ -13,14 +13,28 @@ import pyarrow.parquet as pq
 from sim_platform.core.publish import HIERARCHY
 
 
-def etl(src: Path, out: Path, *extra: str, failpoints: str = "", workers: int = 1, timeout: float = 300) -> subprocess.CompletedProcess:
+def etl(
+    src: Path, out: Path, *extra: str, failpoints: str = "", workers: int = 1, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """`sim-platform etl` in its own process group (a failpoint kills the whole group, as a SIGKILL of
     the tree would)."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     env.pop("SIM_PLATFORM_FAILPOINTS", None)
     if failpoints:
         env["SIM_PLATFORM_FAILPOINTS"] = failpoints
-    cmd = [sys.executable, "-m", "sim_platform", "etl", "--input", str(src), "--output", str(out), "--workers", str(workers), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim_platform",
+        "etl",
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--workers",
+        str(workers),
+        *extra,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, start_new_session=True)
 
 
@@ -45,7 +59,9 @@ def day_digests(out: Path) -> dict[str, dict[str, str]]:
 
 def hidden_leftovers(out: Path) -> list[str]:
     """Temporary or bookkeeping files and folders left in an output folder."""
-    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if any(part.startswith(".") for part in p.relative_to(out).parts))
+    return sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if any(part.startswith(".") for part in p.relative_to(out).parts)
+    )
 
 
 def unreadable(out: Path) -> list[str]:

@@ -56,8 +56,13 @@ def world(tmp_path_factory):
             write_export(old / day.replace("-", "/") / f"export-{day}-{hour:02d}.parquet", _rows(day, hour, 1.0 + i) * 2)
     shutil.copytree(old, new)
     for day in (DAYS[0], DAYS[2]):  # a later export of two days: new series, new hours
-        write_export(new / day.replace("-", "/") / f"export-{day}-late.parquet",
-                     [(t, "module_insulation_kohm", "910", module_tags(3, 1)) for t in range(epoch(f"{day}T20:00:00"), epoch(f"{day}T20:30:00"), 7)])
+        write_export(
+            new / day.replace("-", "/") / f"export-{day}-late.parquet",
+            [
+                (t, "module_insulation_kohm", "910", module_tags(3, 1))
+                for t in range(epoch(f"{day}T20:00:00"), epoch(f"{day}T20:30:00"), 7)
+            ],
+        )
     refs = {}
     for name, src in (("old", old), ("new", new)):
         out = root / f"{name}_ref"
@@ -84,7 +89,9 @@ def _assert_each_day_old_or_new(world, out: Path) -> str:
         elif got.get(day) == world["refs"]["old"][day]:
             states.append("old")
         else:
-            pytest.fail(f"{day} is neither as it was nor as it is now: {sorted(set(got.get(day, {})) ^ set(world['refs']['new'][day]))[:5]}")
+            pytest.fail(
+                f"{day} is neither as it was nor as it is now: {sorted(set(got.get(day, {})) ^ set(world['refs']['new'][day]))[:5]}"
+            )
     assert not unreadable(out)
     return "/".join(states)
 
@@ -96,7 +103,11 @@ def _assert_rerun_is_clean(world, out: Path) -> None:
     assert hidden_leftovers(out) == []
 
 
-KILLS = [(phase, n) for phase, most in PHASES.items() for n in sorted(random.Random(f"{SEED}-{phase}").sample(range(1, most + 1), min(2, most)))]
+KILLS = [
+    (phase, n)
+    for phase, most in PHASES.items()
+    for n in sorted(random.Random(f"{SEED}-{phase}").sample(range(1, most + 1), min(2, most)))
+]
 
 
 @pytest.mark.parametrize("phase, n", KILLS, ids=[f"kill-{p}-{n}" for p, n in KILLS])
@@ -112,8 +123,23 @@ def test_sigkill_at_every_phase(world, tmp_path, phase, n):
 def test_killing_the_parent_takes_its_workers_with_it(sample_data, tmp_path):
     """SIGKILL of the etl parent alone (not its group): its workers must not live on."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen([sys.executable, "-m", "sim_platform", "etl", "--input", str(sample_data), "--output", str(tmp_path / "out"),
-                             "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sim_platform",
+            "etl",
+            "--input",
+            str(sample_data),
+            "--output",
+            str(tmp_path / "out"),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     workers: list[int] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(workers) < 2:
@@ -226,8 +252,13 @@ def test_a_write_error_fails_its_day_alone_and_the_summary_is_printed(world, tmp
 
 # ------------------------------------------------------------------------------------ misuse
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim_platform", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return subprocess.run(
+        [sys.executable, "-m", "sim_platform", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
 
 
 MISUSE = {
@@ -278,8 +309,12 @@ def test_an_output_inside_the_input_is_left_out_of_it(world, tmp_path):
 # ------------------------------------------------------------------------------------ the doc
 def test_the_documented_matrix_is_the_tested_one():
     doc = (REPO / "docs/fault_matrix.md").read_text()
-    names = [f"SIGKILL at {p} #{n}" for p, n in KILLS] + ["SIGKILL of the parent only", "write error in one day",
-                                                         "misuse: --workers 1000", "misuse: output inside the input"]
+    names = [f"SIGKILL at {p} #{n}" for p, n in KILLS] + [
+        "SIGKILL of the parent only",
+        "write error in one day",
+        "misuse: --workers 1000",
+        "misuse: output inside the input",
+    ]
     names += [f"bad input: {c}" for c in BAD] + [f"misuse: {c}" for c in MISUSE]
     missing = [n for n in names if f"| {n} |" not in doc]
     assert not missing, f"docs/fault_matrix.md lacks rows for {missing}"

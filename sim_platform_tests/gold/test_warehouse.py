@@ -38,8 +38,17 @@ def features(days, modules, value: float, **override) -> pa.Table:
     for day in days:
         for m in modules:
             row = dict.fromkeys(FEATURE_SCHEMA.names)
-            row.update(date=day, phase_module=f"phase1_module{m}", phase=1, module=m, quarter=quarter_of(day),
-                       voltage_v_mean=value + m / 10, valid_bins=int(value), weakest_cell=m, run_hours=None)
+            row.update(
+                date=day,
+                phase_module=f"phase1_module{m}",
+                phase=1,
+                module=m,
+                quarter=quarter_of(day),
+                voltage_v_mean=value + m / 10,
+                valid_bins=int(value),
+                weakest_cell=m,
+                run_hours=None,
+            )
             rows.append(row)
     for i, fields in override.items():
         rows[int(i.removeprefix("row"))].update(fields)
@@ -73,10 +82,13 @@ def test_rerun_with_fewer_modules_deletes_only_that_quarters_missing_keys(wh):
     assert got == {**keyed(features(Q2, [1, 2, 3], 10.0)), **keyed(features(Q3, [1, 3, 4], 30.0))}
 
 
-@pytest.mark.parametrize("bad_row, cause", [
-    ({"phase": None}, r"(?i)not.null"),
-    ({"date": Q3[0], "phase_module": "phase1_module1"}, r"(?i)duplicate key"),  # row 0's key again
-])
+@pytest.mark.parametrize(
+    "bad_row, cause",
+    [
+        ({"phase": None}, r"(?i)not.null"),
+        ({"date": Q3[0], "phase_module": "phase1_module1"}, r"(?i)duplicate key"),  # row 0's key again
+    ],
+)
 def test_a_failure_mid_load_rolls_back_and_keeps_the_previous_data(wh, bad_row, cause):
     warehouse, name = wh
     warehouse.load_quarter(features(Q2, [1, 2], 1.0), "2024Q2", name)
@@ -142,8 +154,10 @@ def test_a_failure_after_the_upsert_rolls_back_the_upsert_too(wh):
     warehouse, name = wh
     warehouse.load_quarter(features(Q3, [1, 2, 3], 2.0), "2024Q3", name)
     before = warehouse.read_table(name)
-    warehouse.sql(f'CREATE TABLE {name}_ref ("date" DATE, phase_module TEXT, '
-                  f'FOREIGN KEY ("date", phase_module) REFERENCES {name} ("date", phase_module))')
+    warehouse.sql(
+        f'CREATE TABLE {name}_ref ("date" DATE, phase_module TEXT, '
+        f'FOREIGN KEY ("date", phase_module) REFERENCES {name} ("date", phase_module))'
+    )
     warehouse.sql(f"INSERT INTO {name}_ref VALUES (?, 'phase1_module3')", (Q3[1],))
     with pytest.raises(WarehouseError, match="rolled back"):
         warehouse.load_quarter(features(Q3, [1, 2], 9.0), "2024Q3", name)
@@ -154,8 +168,14 @@ def test_state_features_round_trip(wh):
     """The state columns as the features fill them: hours, a JSON map (quotes, commas), a count and
     the fault time text, exactly as sent, on both engines."""
     warehouse, name = wh
-    state = {"run_hours": 1.25, "error_hours": 0.5, "other_state_hours": 0.75, "state_transitions": 7,
-             "other_state_hours_map": '{"MAINTENANCE, B": 0.25, "SERVICE": 0.5}', "first_fault_time": "2024-07-01T01:03:45Z"}
+    state = {
+        "run_hours": 1.25,
+        "error_hours": 0.5,
+        "other_state_hours": 0.75,
+        "state_transitions": 7,
+        "other_state_hours_map": '{"MAINTENANCE, B": 0.25, "SERVICE": 0.5}',
+        "first_fault_time": "2024-07-01T01:03:45Z",
+    }
     table = features(Q3[:1], [1, 2], 5.0, row0=state, row1={"other_state_hours_map": "{}", "state_transitions": 0})
     warehouse.load_quarter(table, "2024Q3", name)
     got = warehouse.read_table(name).to_pylist()

@@ -25,9 +25,7 @@ def make_runs(root: Path, runs: int = 3, files: int = 3, seed: int = 0, size: in
 def tree_md5(root: Path) -> dict[str, str]:
     """name -> md5 hex of every regular file under `root` (temporary files included, on purpose)."""
     return {
-        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
+        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()
     }
 
 

@@ -21,8 +21,15 @@ import threading
 
 
 class FaultyProxy:
-    def __init__(self, upstream_port: int, *, fault: str = "cut", direction: str = "down",
-                 after: int = 64 * 1024, budget: int | None = None) -> None:
+    def __init__(
+        self,
+        upstream_port: int,
+        *,
+        fault: str = "cut",
+        direction: str = "down",
+        after: int = 64 * 1024,
+        budget: int | None = None,
+    ) -> None:
         assert fault in ("cut", "flip", "stall") and direction in ("up", "down")
         self.upstream_port = upstream_port
         self.fault, self.direction, self.after = fault, direction, after

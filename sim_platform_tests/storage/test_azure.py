@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.identity import DefaultAzureCredential
@@ -80,8 +80,13 @@ def test_killed_download_leaves_no_file_under_its_final_name(azurite, seeded, tm
     env["AZURE_STORAGE_CONTAINER_NAME"] = settings.container
     env["PYTHONPATH"] = str(REPO)
     dst = tmp_path / "dst"
-    child = subprocess.Popen([sys.executable, "-m", "sim_platform", "sync", "down", "--to", str(dst), "--no-progress"],
-                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sim_platform", "sync", "down", "--to", str(dst), "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (proxy.faults_injected >= len(content) and leftovers(dst)):
         time.sleep(0.05)
@@ -165,9 +170,11 @@ def _credential_env(azurite, style: str) -> tuple[dict[str, str], list[str]]:
     if style == "account-key":
         return {"AZURE_STORAGE_ACCOUNT_URL": azurite.blob_endpoint, "AZURE_STORAGE_ACCOUNT_KEY": key}, [key]
     sas = generate_account_sas(
-        DEV_ACCOUNT_NAME, key, ResourceTypes(container=True, object=True),
+        DEV_ACCOUNT_NAME,
+        key,
+        ResourceTypes(container=True, object=True),
         AccountSasPermissions(read=True, write=True, list=True, create=True),
-        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
     )
     signature = dict(part.split("=", 1) for part in sas.split("&"))["sig"]
     return {"AZURE_STORAGE_ACCOUNT_URL": azurite.blob_endpoint, "AZURE_STORAGE_SAS_TOKEN": sas}, [sas, signature]
@@ -175,8 +182,7 @@ def _credential_env(azurite, style: str) -> tuple[dict[str, str], list[str]]:
 
 @pytest.mark.parametrize("style", ["connection-string", "account-key", "sas"])
 @pytest.mark.parametrize("direction", ["up", "down"])
-def test_wrong_credentials_fail_clearly_and_never_leak(azurite, tmp_path, monkeypatch, capsys, caplog,
-                                                      style, direction):
+def test_wrong_credentials_fail_clearly_and_never_leak(azurite, tmp_path, monkeypatch, capsys, caplog, style, direction):
     env, secrets = _credential_env(azurite, style)
     for name in [n for n in os.environ if n.startswith("AZURE_STORAGE_")]:
         monkeypatch.delenv(name)
@@ -216,14 +222,15 @@ def test_account_url_with_sas_or_key_works(azurite, tmp_path, style):
     container = new_container()
     if style == "sas":
         sas = generate_account_sas(
-            DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY, ResourceTypes(service=True, container=True, object=True),
+            DEV_ACCOUNT_NAME,
+            DEV_ACCOUNT_KEY,
+            ResourceTypes(service=True, container=True, object=True),
             AccountSasPermissions(read=True, write=True, list=True, create=True, add=True),
-            expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+            expiry=datetime.now(UTC) + timedelta(hours=1),
         )
         settings = StorageSettings(container=container, account_url=azurite.blob_endpoint, sas_token=sas)
     else:
-        settings = StorageSettings(container=container, account_url=azurite.blob_endpoint,
-                                   account_key=DEV_ACCOUNT_KEY)
+        settings = StorageSettings(container=container, account_url=azurite.blob_endpoint, account_key=DEV_ACCOUNT_KEY)
     content = make_runs(tmp_path / "src", runs=1, files=2, size=5000)
     with open_blob_store(settings) as store:
         assert store.auth == ("sas" if style == "sas" else "shared-key")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -30,7 +30,7 @@ def test_upload_list_properties_download_delete(backend, tmp_path):
 
     listed = list(store.list_blobs())
     assert [b.name for b in listed] == sorted(payloads)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for blob in listed:
         data = payloads[blob.name]
         assert blob.size == len(data)

@@ -13,8 +13,8 @@ from sim_platform.storage.errors import SettingsError
 from sim_platform.storage.local_store import LocalBlobStore
 from sim_platform.storage.logs import RedactingFormatter, redact
 from sim_platform.storage.settings import StorageSettings
-
 from sim_platform_tests.conftest import REPO
+
 KEY = "c2VjcmV0LWFjY291bnQta2V5LW5vdC10by1iZS1zaG93bg=="
 SAS = "sv=2024-08-04&ss=b&srt=co&sp=rl&se=2030-01-01T00%3A00%3A00Z&sig=VerySecretSignature%2B%3D"
 CONN = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={KEY};EndpointSuffix=core.windows.net"
@@ -50,8 +50,7 @@ def test_dotenv_fills_in_but_never_overrides_the_environment(tmp_path):
 
 def test_precedence_and_auth_kind():
     url = "https://acct.blob.core.windows.net"
-    both = StorageSettings.from_env({"AZURE_STORAGE_CONNECTION_STRING": CONN, "AZURE_STORAGE_ACCOUNT_URL": url},
-                                    env_file=None)
+    both = StorageSettings.from_env({"AZURE_STORAGE_CONNECTION_STRING": CONN, "AZURE_STORAGE_ACCOUNT_URL": url}, env_file=None)
     assert both.auth == "connection-string"
     assert StorageSettings(account_url=url, account_key=KEY).auth == "shared-key"
     assert StorageSettings(account_url=url, sas_token=SAS).auth == "sas"
@@ -103,9 +102,15 @@ def test_redaction_of_text_from_elsewhere():
 def test_env_example_documents_every_setting_without_a_secret():
     example = REPO / ".env.example"
     text = example.read_text()
-    for name in ["AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_CONTAINER_NAME", "AZURE_STORAGE_ACCOUNT_URL",
-                 "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_ACCOUNT_NAME",
-                 "SIM_PLATFORM_LOCAL_BLOB_ROOT"]:
+    for name in [
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "AZURE_STORAGE_CONTAINER_NAME",
+        "AZURE_STORAGE_ACCOUNT_URL",
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "AZURE_STORAGE_SAS_TOKEN",
+        "AZURE_STORAGE_ACCOUNT_NAME",
+        "SIM_PLATFORM_LOCAL_BLOB_ROOT",
+    ]:
         assert name in text
     # only the container name is active; credentials are commented-out placeholders
     values = {k: v for k, v in dotenv_values(example).items() if v}

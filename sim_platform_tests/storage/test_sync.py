@@ -153,8 +153,9 @@ def test_changed_local_copy_is_replaced_and_leftover_temp_removed(backend, tmp_p
     report = sync_down(backend.store, dst, log_dir=tmp_path / "logs")
     assert report.ok
     # the two damaged copies are replaced; sample_02 is fetched because the temp file is not taken for it
-    assert report.transferred == sorted([truncated, flipped, "run_00/sample_02.h5"] + [
-        n for n in content if not n.startswith("run_00/")])
+    assert report.transferred == sorted(
+        [truncated, flipped, "run_00/sample_02.h5"] + [n for n in content if not n.startswith("run_00/")]
+    )
     files = tree_md5(dst)
     assert files.pop(f"run_00/{live.name}") == hashlib.md5(b"busy").hexdigest()
     assert files == expected_md5(content)  # the interrupted runs' temporaries are gone
