@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from sim_platform.core import failpoints, manifest, publish, quality
 from sim_platform.core.catalog import Catalog, SeriesError, default_catalog, load_catalog
 from sim_platform.core.inputs import InputFile, InputPlan, SourceRoot, plan_inputs, plan_sources
 from sim_platform.core.layout import LocalTarget, OutputTarget, day_start_ms, publishing, put_hierarchy_day
 from sim_platform.core.parallel import process_pool
 from sim_platform.core.pipeline_config import source_formats_of
-from sim_platform.core.rawdata import InputError, RawBatch, clip, concat_batches
+from sim_platform.core.rawdata import InputError, RawBatch, clip, concat_batches, select_series
 from sim_platform.core.resample import DAY_MS, HierarchyDay, resample_day
 
 #: threads writing a day's hour files (parquet encoding and file I/O release the GIL)
@@ -169,46 +171,75 @@ def finish_day(
 ) -> DayResult:
     """Resample, validate and write a day whose files have been read (with its input manifest, when
     given, in the same unit)."""
-    result = DayResult(day, files_read=files_read, failures=[str(e) for e in errors], raw_rows=batch.raw_rows)
-    if errors and not skip_bad_files:
-        result.failures.append(f"day {day}: not written, {len(errors)} bad input file(s)")
-        result.seconds = time.perf_counter() - t0
-        return result
-    flagged = quality.summarize_flagged(batch.flagged, catalog)
-    blocking = quality.failing(flagged)
-    if blocking:
-        result.failures += [clip(f"day {day}: not written: {line}", 300) for line in blocking]
-        result.seconds = time.perf_counter() - t0
-        return result
+    result, flagged = start_day(batch, errors, files_read, day, catalog, skip_bad_files)
+    if flagged is None:
+        return _timed(result, t0)
     try:
         tables = build_day(batch, day, catalog)
     except Exception as exc:  # a structural break or a bug: the day fails, with a short reason
-        result.failures.append(clip(f"day {day}: not written: {type(exc).__name__}: {exc}", 300))
-        result.seconds = time.perf_counter() - t0
-        return result
+        result.failures.append(_build_failure(day, exc))
+        return _timed(result, t0)
     report = quality.day_report(day, batch.raw_rows, tables, flagged)
     try:
         # the whole day (every hierarchy and the report) appears as one unit, or not at all; writer
         # threads overlap encoding and I/O, and use a core that would otherwise idle at the end
-        with publishing(target, day) as pub, ThreadPoolExecutor(WRITER_THREADS) as writers:
-            written = list(writers.map(lambda hd: put_hierarchy_day(pub, hd, day), tables))
+        with publishing(target, day) as pub:
+            written = stage_tables(pub, tables, day)
             pub.put(quality.report_relpath(day), quality.report_bytes(report))
             if inputs_manifest is not None:
                 pub.put(manifest.manifest_relpath(day), inputs_manifest)
     except OSError as exc:  # a path that cannot be written: this day fails, its old output stays
-        where = exc.filename or exc.filename2 or ""
-        result.failures.append(clip(f"day {day}: not written: {where}{': ' if where else ''}{exc.strerror or exc}", 300))
-        result.seconds = time.perf_counter() - t0
-        return result
-    for hd, files in zip(tables, written):
-        result.files_written += files
-        result.hierarchies.append(hd.hierarchy)
-        result.unknown_columns += [f"{hd.hierarchy}/{c}" for c in hd.unknown_columns]
+        result.failures.append(_write_failure(day, exc))
+        return _timed(result, t0)
+    unknown = [f"{hd.hierarchy}/{c}" for hd in tables for c in hd.unknown_columns]
+    return _timed(_written(result, [hd.hierarchy for hd in tables], written, unknown, report), t0)
+
+
+def start_day(
+    batch: RawBatch, errors: list[InputError], files_read: int, day: date, catalog: Catalog, skip_bad_files: bool
+) -> tuple[DayResult, dict | None]:
+    """The day's result so far and its flagged-sample summary; None instead of the summary when the
+    day is refused before resampling (a bad file without `skip_bad_files`, a blocking value policy)."""
+    result = DayResult(day, files_read=files_read, failures=[str(e) for e in errors], raw_rows=batch.raw_rows)
+    if errors and not skip_bad_files:
+        result.failures.append(f"day {day}: not written, {len(errors)} bad input file(s)")
+        return result, None
+    flagged = quality.summarize_flagged(batch.flagged, catalog)
+    blocking = quality.failing(flagged)
+    if blocking:
+        result.failures += [clip(f"day {day}: not written: {line}", 300) for line in blocking]
+        return result, None
+    return result, flagged
+
+
+def stage_tables(pub, tables: list[HierarchyDay], day: date) -> list[str]:
+    """Encode and put every hierarchy's hour files (writer threads: encoding and I/O release the GIL)."""
+    with ThreadPoolExecutor(WRITER_THREADS) as writers:
+        return [f for files in writers.map(lambda hd: put_hierarchy_day(pub, hd, day), tables) for f in files]
+
+
+def _written(result: DayResult, hierarchies: list[str], files: list[str], unknown: list[str], report: dict) -> DayResult:
+    result.files_written += files
+    result.hierarchies += hierarchies
+    result.unknown_columns += unknown
     result.quality = report
-    result.distinct_rows = result.quality["rows"]["distinct"]
+    result.distinct_rows = report["rows"]["distinct"]
     result.written = True
+    return result
+
+
+def _timed(result: DayResult, t0: float) -> DayResult:
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _build_failure(day: date, exc: Exception) -> str:
+    return clip(f"day {day}: not written: {type(exc).__name__}: {exc}", 300)
+
+
+def _write_failure(day: date, exc: OSError) -> str:
+    where = exc.filename or exc.filename2 or ""
+    return clip(f"day {day}: not written: {where}{': ' if where else ''}{exc.strerror or exc}", 300)
 
 
 # ------------------------------------------------------------------ parallel driver
@@ -241,24 +272,6 @@ def _read_task(files: list[InputFile], day: date, with_prints: bool):
     """Read a chunk of a day's files, and fingerprint them (their bytes are in the page cache now)."""
     batch, errors = read_day(files, day, _WORKER_STATE["catalog"])
     return batch, errors, [manifest.fingerprint(f.path) for f in files] if with_prints else []
-
-
-def _day_task(parts: list, files: list[InputFile], day: date, skip_bad_files: bool, config: str | None) -> DayResult:
-    t0 = time.perf_counter()
-    batches = [b for b, _, _ in parts]
-    errors = [e for _, errs, _ in parts for e in errs]
-    prints = [p for _, _, ps in parts for p in ps]
-    return finish_day(
-        concat_batches(batches),
-        errors,
-        len(files),
-        day,
-        _WORKER_STATE["target"],
-        _WORKER_STATE["catalog"],
-        skip_bad_files,
-        t0,
-        _manifest(day, files, prints, config),
-    )
 
 
 def run_etl(
@@ -368,22 +381,135 @@ def _days_kept(plan: InputPlan, days: dict[date, list[InputFile]], output: Path)
     return kept
 
 
+def _whole_day_task(files: list[InputFile], day: date, skip_bad_files: bool, config: str | None) -> DayResult:
+    """A day read and finished in one worker: its rows never travel between processes."""
+    return process_day(files, day, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files, config)
+
+
+def _stage_task(batch: RawBatch, day: date, stage: str):
+    """Resample, validate and stage some hierarchies of a day into the staging folder of the
+    parent's publisher. Returns their report entries, files and unknown columns, or the reason the
+    day fails (one line)."""
+    try:
+        tables = build_day(batch, day, _WORKER_STATE["catalog"])
+    except Exception as exc:
+        return _build_failure(day, exc)
+    try:
+        files = stage_tables(publish.Stage(stage), tables, day)
+    except OSError as exc:
+        return _write_failure(day, exc)
+    unknown = [f"{hd.hierarchy}/{c}" for hd in tables for c in hd.unknown_columns]
+    return [quality.hierarchy_entry(hd) for hd in tables], files, unknown
+
+
+def hierarchy_groups(batch: RawBatch, catalog: Catalog, k: int) -> list[np.ndarray]:
+    """The day's series cut into at most `k` groups of whole hierarchies with about equal samples."""
+    hierarchy = [catalog.place(p, t).hierarchy for p, t in batch.series]
+    samples = np.bincount(batch.num_sid, minlength=len(hierarchy)) + np.bincount(batch.txt_sid, minlength=len(hierarchy))
+    load: dict[str, int] = {}
+    for h, n in zip(hierarchy, samples.tolist()):
+        load[h] = load.get(h, 0) + n
+    groups: list[list[str]] = [[] for _ in range(min(k, len(load)))]
+    totals = [0] * len(groups)
+    for h in sorted(load, key=lambda h: (-load[h], h)):
+        i = totals.index(min(totals))
+        groups[i].append(h)
+        totals[i] += load[h]
+    member = {h: i for i, hs in enumerate(groups) for h in hs}
+    of = np.array([member[h] for h in hierarchy] or [0])
+    return [np.flatnonzero(of == i) for i in range(len(groups))]
+
+
+@dataclass
+class _SplitDay:
+    """A day finished by several workers at once: the parent publishes what they staged."""
+
+    result: DayResult
+    pub: publish.DayPublisher
+    raw_rows: int
+    flagged: dict
+    inputs_manifest: bytes | None
+    pending: int
+    t0: float
+    parts: list = field(default_factory=list)
+
+
 def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done, config=None) -> None:
+    """Days over one persistent pool. While at least `workers` days are left, each day is one task
+    (read, resample, validate, write in one worker: no rows cross a process boundary, and the parent
+    holds nothing but results). The last days, fewer than the workers, are cut into read chunks
+    spread over every worker, then resampled and staged by every worker, a share of its hierarchies
+    each, and published by the parent as one unit: no core idles at the end of a run, or through a
+    run of one day."""
     from collections import deque
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     import pandas  # noqa: F401  (imported once, before the workers fork)
-    import pandera.pandas  # noqa: F401
 
+    catalog = load_catalog(cat_arg) if cat_arg else default_catalog()
     waiting = deque(order)
     parts: dict[date, list] = {}
     remaining: dict[date, int] = {}
+    split: dict[date, _SplitDay] = {}
     running: dict = {}
     with process_pool(workers, _init_worker, (cat_arg, output)) as pool:
+
+        def finish_split(d: date, parts_of_day: list) -> None:
+            """All read chunks of a tail day are in: refuse it, or hand its hierarchies to the workers."""
+            t0 = time.perf_counter()
+            batch = concat_batches([b for b, _, _ in parts_of_day])
+            errors = [e for _, errs, _ in parts_of_day for e in errs]
+            prints = [p for _, _, ps in parts_of_day for p in ps]
+            result, flagged = start_day(batch, errors, len(days[d]), d, catalog, skip_bad_files)
+            if flagged is None:
+                done(_timed(result, t0))
+                return
+            groups = hierarchy_groups(batch, catalog, workers)
+            try:
+                pub = publish.DayPublisher(output, d)
+            except OSError as exc:
+                result.failures.append(_write_failure(d, exc))
+                done(_timed(result, t0))
+                return
+            split[d] = _SplitDay(result, pub, batch.raw_rows, flagged, _manifest(d, days[d], prints, config), len(groups), t0)
+            for ids in groups:
+                running[pool.submit(_stage_task, select_series(batch, ids), d, str(pub.stage))] = ("stage", d)
+            if not groups:  # nothing to resample (every sample left out): the report alone
+                publish_split(d)
+
+        def publish_split(d: date) -> None:
+            sd = split.pop(d)
+            failed = [p for p in sd.parts if isinstance(p, str)]
+            if failed:
+                sd.pub.abort()
+                sd.result.failures += failed
+                done(_timed(sd.result, sd.t0))
+                return
+            entries = [e for p in sd.parts for e in p[0]]
+            report = quality.report_from_entries(d, sd.raw_rows, entries, sd.flagged)
+            try:
+                sd.pub.adopt([f for p in sd.parts for f in p[1]])
+                sd.pub.put(quality.report_relpath(d), quality.report_bytes(report))
+                if sd.inputs_manifest is not None:
+                    sd.pub.put(manifest.manifest_relpath(d), sd.inputs_manifest)
+                sd.pub.commit()
+            except OSError as exc:
+                sd.pub.abort()
+                sd.result.failures.append(_write_failure(d, exc))
+                done(_timed(sd.result, sd.t0))
+                return
+            hierarchies = sorted(e[0] for e in entries)
+            files = sorted(f for p in sd.parts for f in p[1])
+            unknown = sorted(u for p in sd.parts for u in p[2])
+            done(_timed(_written(sd.result, hierarchies, files, unknown, report), sd.t0))
+
         while waiting or running:
-            while waiting and len(parts) < workers + 1:
+            while waiting and len(running) < workers + 1:
                 d = waiting.popleft()
+                if len(waiting) + 1 >= workers:
+                    running[pool.submit(_whole_day_task, days[d], d, skip_bad_files, config)] = ("day", d)
+                    continue
                 chunks = read_chunks(days[d])
                 parts[d], remaining[d] = [], len(chunks)
                 for chunk in chunks:
@@ -396,12 +522,19 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done, c
                         parts[d].append(fut.result())
                         remaining[d] -= 1
                         if remaining[d] == 0:
-                            running[pool.submit(_day_task, parts[d], days[d], d, skip_bad_files, config)] = ("day", d)
+                            del remaining[d]
+                            finish_split(d, parts.pop(d))
+                    elif kind == "stage":
+                        split[d].parts.append(fut.result())
+                        split[d].pending -= 1
+                        if split[d].pending == 0:
+                            publish_split(d)
                     else:
-                        del parts[d], remaining[d]
                         done(fut.result())
             except BrokenProcessPool as exc:  # a worker was killed (OOM killer, a signal): no day half-written
-                lost = sorted({d for _, d in running.values()} | set(parts) | set(waiting))
+                lost = sorted({d for _, d in running.values()} | set(parts) | set(split) | set(waiting))
+                for sd in split.values():
+                    sd.pub.abort()
                 for d in lost:
                     done(
                         DayResult(

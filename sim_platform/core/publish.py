@@ -82,6 +82,24 @@ def day_lock(root: Path, day: date):
         os.close(fd)  # releases the lock
 
 
+def stage_file(stage: Path, relpath: str, data: bytes) -> None:
+    failpoints.hit("write")
+    write_file(stage / relpath, data, durable=False)  # fsynced together in commit
+
+
+class Stage:
+    """Writes files into the staging folder of a `DayPublisher` that lives in another process (a
+    worker staging part of a day's hierarchies); that publisher adopts the paths and commits."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.files: list[str] = []
+
+    def put(self, relpath: str, data: bytes) -> None:
+        stage_file(self.folder, relpath, data)
+        self.files.append(relpath)
+
+
 class DayPublisher:
     """Collects a day's files in a staging folder, then swaps them in as one unit.
 
@@ -101,9 +119,12 @@ class DayPublisher:
         self.files: list[str] = []
 
     def put(self, relpath: str, data: bytes) -> None:
-        failpoints.hit("write")
-        write_file(self.stage / relpath, data, durable=False)  # fsynced together in commit
+        stage_file(self.stage, relpath, data)
         self.files.append(relpath)
+
+    def adopt(self, relpaths: list[str]) -> None:
+        """Files other processes staged into this publisher's folder (`Stage`), now part of the day."""
+        self.files += relpaths
 
     # ------------------------------------------------------------------ commit
     def _moves(self) -> list[list[str | None]]:

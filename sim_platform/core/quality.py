@@ -241,21 +241,31 @@ def hierarchy_sections(hd) -> dict[str, dict]:
     }
 
 
+def hierarchy_entry(hd) -> tuple[str, int, list[int], dict[str, dict]]:
+    """What the day's report needs of one resampled (hierarchy, day): small and picklable, so a
+    worker that resampled part of a day's hierarchies can send it instead of the tables."""
+    return hd.hierarchy, int(hd.distinct_rows), list(hd.hours), hierarchy_sections(hd)
+
+
 def day_report(day: date, raw_rows: int, tables: list, flagged_summary: dict[str, dict]) -> dict:
     """The data-quality report of one day (or of the hierarchies in `tables`, see `merge_reports`)."""
+    return report_from_entries(day, raw_rows, [hierarchy_entry(hd) for hd in tables], flagged_summary)
+
+
+def report_from_entries(day: date, raw_rows: int, entries: list, flagged_summary: dict[str, dict]) -> dict:
+    """`day_report` from `hierarchy_entry`s (in hierarchy order, whoever built them)."""
+    entries = sorted(entries, key=lambda e: e[0])
     report = {
         "version": REPORT_VERSION,
         "day": day.isoformat(),
         "raw_rows": int(raw_rows),
-        "hierarchies": {
-            hd.hierarchy: {"distinct_rows": int(hd.distinct_rows), "hours_with_samples": list(hd.hours)} for hd in tables
-        },
+        "hierarchies": {h: {"distinct_rows": rows, "hours_with_samples": hours} for h, rows, hours, _ in entries},
         **{s: {} for s in SECTIONS},
     }
     built = set(report["hierarchies"])
-    for hd in tables:
-        for section, entries in hierarchy_sections(hd).items():
-            report[section].update(entries)
+    for _, _, _, sections in entries:
+        for section, found in sections.items():
+            report[section].update(found)
     for section in ("out_of_range", "non_finite"):
         report[section] = {k: v for k, v in flagged_summary.get(section, {}).items() if k.split("/", 1)[0] in built}
     report["outside_plant"] = dict(flagged_summary.get("outside_plant", {}))  # no hierarchy of the plant to own it

@@ -112,6 +112,24 @@ class RawBatch:
         return len(self.num_ts) + len(self.txt_ts)
 
 
+def select_series(batch: RawBatch, ids: np.ndarray) -> RawBatch:
+    """The samples of the series `ids` (ascending), renumbered; rows keep their order."""
+    remap = np.full(len(batch.series), -1, np.int32)
+    remap[ids] = np.arange(len(ids), dtype=np.int32)
+    num = remap[batch.num_sid] if len(batch.num_sid) else np.empty(0, np.int32)
+    txt = remap[batch.txt_sid] if len(batch.txt_sid) else np.empty(0, np.int32)
+    nk, tk = num >= 0, txt >= 0
+    return RawBatch(
+        [batch.series[i] for i in ids],
+        num[nk],
+        batch.num_ts[nk],
+        batch.num_val[nk],
+        txt[tk],
+        batch.txt_ts[tk],
+        batch.txt_val[tk],
+    )
+
+
 def concat_batches(batches: list[RawBatch]) -> RawBatch:
     """Merge batches, re-indexing series so equal keys share one id across files."""
     index: dict[SeriesKey, int] = {}
@@ -148,7 +166,10 @@ def distinct_mask(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray) -> np.nd
     n = len(ts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    key = sid.astype(np.int64) * np.int64(1 << 43) + (ts - ts.min())
+    sid = sid.astype(np.int64)
+    if sid.max() >= 1 << 20:  # any series identity, made small enough to share an int64 with the time
+        sid = pd.factorize(sid)[0].astype(np.int64)
+    key = sid * np.int64(1 << 43) + (ts - ts.min())
     codes, uniques = pd.factorize(key)
     first = np.full(len(uniques), -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the last write per code is its first row

@@ -230,13 +230,16 @@ def test_a_refused_file_keeps_its_days_previous_output(world, tmp_path, case):
     record(f"bad input: {case}", "day kept; --skip-bad-files builds it", "pass")
 
 
-def test_a_write_error_fails_its_day_alone_and_the_summary_is_printed(world, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_write_error_fails_its_day_alone_and_the_summary_is_printed(world, tmp_path, workers):
+    """With 2 workers the last day (07-03) is resampled and staged by both workers, a share of its
+    hierarchies each, and published by the parent: the same all-or-nothing day."""
     out = _start_from_old_output(world, tmp_path)
     before = day_digests(out)
     blocker = out / "system/2024/07/03"
     subprocess.run(["chattr", "+i", str(blocker)], check=True)  # immutable: even root cannot move it
     try:
-        res = etl(world["new"], out)
+        res = etl(world["new"], out, workers=workers)
     finally:
         subprocess.run(["chattr", "-i", str(blocker)], check=True)
     assert res.returncode == 1
@@ -247,7 +250,8 @@ def test_a_write_error_fails_its_day_alone_and_the_summary_is_printed(world, tmp
     assert after[DAYS[2]] == before[DAYS[2]]  # not one hierarchy of 07-03 replaced: no piecemeal day
     assert after[DAYS[0]] == world["refs"]["new"][DAYS[0]]
     assert hidden_leftovers(out) == []
-    record("write error in one day", "that day fails whole, others written", "pass")
+    name = "write error in one day" + ("" if workers == 1 else ", 2 workers")
+    record(name, "that day fails whole, others written", "pass")
 
 
 # ------------------------------------------------------------------------------------ misuse
@@ -312,6 +316,7 @@ def test_the_documented_matrix_is_the_tested_one():
     names = [f"SIGKILL at {p} #{n}" for p, n in KILLS] + [
         "SIGKILL of the parent only",
         "write error in one day",
+        "write error in one day, 2 workers",
         "misuse: --workers 1000",
         "misuse: output inside the input",
     ]
