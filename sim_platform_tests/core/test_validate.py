@@ -86,3 +86,18 @@ def test_a_text_column_holding_numbers_is_structural_and_short():
     with pytest.raises(StructuralError, match=r"system_state: text values must be strings") as err:
         validate_table(pa.table(data), cat, "system")
     assert len(str(err.value)) <= 240
+
+
+def test_the_fast_path_and_pandera_agree_and_a_break_is_never_let_through():
+    """`validate_table` checks Arrow columns itself and asks pandera for the message: each break
+    above is found by both; an integer column with nulls (float64 once in pandas, so pandera would
+    pass it) still fails, with the fast path's sentence."""
+    from sim_platform.core.validate import arrow_problem, schema_columns
+
+    cat = default_catalog()
+    good = hour_table()
+    assert arrow_problem(good, schema_columns(good, cat, "phase1_module3")) is None
+    ints = pa.array([50] * 719 + [None], pa.int64())
+    t = hour_table().set_column(hour_table().schema.get_field_index("module_voltage"), "module_voltage", ints)
+    with pytest.raises(StructuralError, match="module_voltage: expected float64, got int64"):
+        validate_table(t, cat, "phase1_module3")
