@@ -94,6 +94,10 @@ class RawBatch:
     raw_rows: int = 0
     sources: list[str] = field(default_factory=list)
     flagged: Flagged = field(default_factory=Flagged.empty)
+    #: [first, last] timestamp of each source, when every source's rows are distinct (a reader's
+    #: batch): sources whose spans do not overlap cannot share a sample, so the day's merge needs no
+    #: second deduplication (`distinct_across_sources`). Empty: unknown, deduplicate.
+    spans: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def empty(cls) -> RawBatch:
@@ -127,6 +131,8 @@ def select_series(batch: RawBatch, ids: np.ndarray) -> RawBatch:
         txt[tk],
         batch.txt_ts[tk],
         batch.txt_val[tk],
+        sources=batch.sources,
+        spans=batch.spans,
     )
 
 
@@ -151,7 +157,45 @@ def concat_batches(batches: list[RawBatch]) -> RawBatch:
         raw_rows=sum(b.raw_rows for b in batches),
         sources=[s for b in batches for s in b.sources],
         flagged=Flagged.concat([b.flagged for b in batches]),
+        spans=[s for b in batches for s in b.spans] if all(len(b.spans) == len(b.sources) for b in batches) else [],
     )
+
+
+def shared_time(batch: RawBatch, ts: np.ndarray) -> np.ndarray | None:
+    """Which rows lie in a time span that two of the batch's sources share: only those can repeat a
+    row of another source (each source's own rows are distinct). The plant's exports cover
+    consecutive windows that meet at one second, so this is a sliver of the day. None: the sources'
+    spans are not known, every row may repeat one."""
+    if not batch.spans or len(batch.spans) != len(batch.sources):
+        return None
+    spans = sorted(batch.spans)
+    shared: list[list[int]] = []
+    reach = spans[0][1]
+    for lo, hi in spans[1:]:
+        if lo <= reach:
+            end = min(hi, reach)
+            if shared and lo <= shared[-1][1]:
+                shared[-1][1] = max(shared[-1][1], end)
+            else:
+                shared.append([lo, end])
+        reach = max(reach, hi)
+    if not shared:
+        return np.zeros(len(ts), bool)
+    starts = np.array([s for s, _ in shared], np.int64)
+    ends = np.array([e for _, e in shared], np.int64)
+    i = np.searchsorted(starts, ts, side="right") - 1
+    return (i >= 0) & (ts <= ends[np.maximum(i, 0)])
+
+
+def distinct_rows(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray, candidates: np.ndarray | None) -> np.ndarray:
+    """`distinct_mask`, where only the `candidates` rows can be repeats (None: any row can)."""
+    if candidates is None:
+        return distinct_mask(sid, ts, val_key)
+    keep = np.ones(len(ts), bool)
+    rows = np.flatnonzero(candidates)
+    if len(rows):
+        keep[rows] = distinct_mask(sid[rows], ts[rows], val_key[rows])
+    return keep
 
 
 def distinct_mask(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray) -> np.ndarray:

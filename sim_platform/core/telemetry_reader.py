@@ -293,4 +293,5 @@ def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms:
         txt_val=words[t_vidx[tkeep]] if len(words) else np.empty(0, object),
         raw_rows=int(len(ts)),
         sources=[str(path)],
+        spans=[(int(ts.min()), int(ts.max()))] if len(ts) else [],
     )

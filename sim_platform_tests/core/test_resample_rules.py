@@ -127,3 +127,36 @@ def test_distinct_rows_all_land(out):
         ("2024-07-05", 13, 10),
         ("2024-07-06", 1, 1),
     ]
+
+
+def test_a_sample_in_two_files_counts_once_where_their_windows_meet(tmp_path):
+    """Exports cover consecutive windows that meet at one second; a sample of that second can be in
+    both files. Only the shared second is deduplicated across files (`rawdata.shared_time`), and a
+    sample there still counts once; a file that overlaps another widely is deduplicated where it does."""
+    import numpy as np
+
+    from sim_platform.core.rawdata import RawBatch, shared_time
+
+    edge = epoch("2024-07-05T10:15:00")
+    first = [(edge - 10, "module_voltage", "50.0", P1M3), (edge, "module_voltage", "52.0", P1M3)]
+    second = [(edge, "module_voltage", "52.0", P1M3), (edge + 10, "module_voltage", "54.0", P1M3)]
+    late = [(edge - 10, "module_voltage", "50.0", P1M3), (edge + 10, "module_voltage", "54.0", P1M3)]  # a re-export
+    write_export(tmp_path / "in/export-a.parquet", first)
+    write_export(tmp_path / "in/export-b.parquet", second)
+    summary = run_etl(tmp_path / "in", tmp_path / "out", workers=1)
+    assert summary.ok and summary.days[0].distinct_rows == 3
+    write_export(tmp_path / "in/export-c.parquet", late)
+    summary = run_etl(tmp_path / "in", tmp_path / "out", workers=1)
+    assert summary.ok and summary.days[0].distinct_rows == 3
+    table = pq.read_table(tmp_path / "out/phase1_module3/2024/07/05/10.parquet").to_pandas()
+    at = table.set_index("timestamp")["module_voltage"]
+    assert at[pd.Timestamp("2024-07-05T10:14:50Z")] == 50.0 and at[pd.Timestamp("2024-07-05T10:15:00Z")] == 52.0
+
+    ms = np.array([0, 5, 10, 15, 20, 25], np.int64)
+    batch = RawBatch.empty()
+    batch.sources, batch.spans = ["a", "b", "c"], [(0, 10), (10, 20), (25, 30)]
+    assert shared_time(batch, ms).tolist() == [False, False, True, False, False, False]
+    batch.spans = [(0, 10), (5, 20), (25, 30)]
+    assert shared_time(batch, ms).tolist() == [False, True, True, False, False, False]
+    batch.spans = []  # not known: every row may repeat one
+    assert shared_time(batch, ms) is None
