@@ -445,7 +445,7 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done, c
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    import pandas  # noqa: F401  (imported once, before the workers fork)
+    import pandas  # noqa: F401  (pyarrow's to_numpy imports it: once here, not again in every forked worker)
 
     catalog = load_catalog(cat_arg) if cat_arg else default_catalog()
     waiting = deque(order)

@@ -135,9 +135,9 @@ def screen_file(batch: RawBatch, catalog: Catalog, path: str | Path) -> RawBatch
 
 def pd_codes(values: np.ndarray) -> np.ndarray:
     """Stable small integers for text values (so distinct text samples stay distinct when counted)."""
-    import pandas as pd
+    from sim_platform.core.rawdata import factorize
 
-    return pd.factorize(values.astype(str))[0]
+    return factorize(values.astype(str))[0]
 
 
 def _outside_plant(catalog: Catalog, info, plant: set[str] | None) -> bool:

@@ -198,6 +198,17 @@ def distinct_rows(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray, candidat
     return keep
 
 
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int64, numbered in order of first appearance) and the distinct values, like
+    `pandas.factorize`, from Arrow's hash kernel: about twice as fast on the readers' keys, and the
+    ETL's workers need not import pandas at all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(pa.array(values))
+    return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_numpy(zero_copy_only=False)
+
+
 def distinct_mask(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray) -> np.ndarray:
     """True for the first occurrence of each distinct (series, timestamp, value) row.
 
@@ -205,22 +216,22 @@ def distinct_mask(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray) -> np.nd
     duplicate when its value equals the value first seen for its group. Groups that really carry two
     different values (never seen in the sample data, but possible) keep one row per distinct value.
     """
-    import pandas as pd
-
     n = len(ts)
     if n == 0:
         return np.zeros(0, dtype=bool)
     sid = sid.astype(np.int64)
     if sid.max() >= 1 << 20:  # any series identity, made small enough to share an int64 with the time
-        sid = pd.factorize(sid)[0].astype(np.int64)
+        sid = factorize(sid)[0]
     key = sid * np.int64(1 << 43) + (ts - ts.min())
-    codes, uniques = pd.factorize(key)
+    codes, uniques = factorize(key)
     first = np.full(len(uniques), -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the last write per code is its first row
     keep = np.zeros(n, dtype=bool)
     keep[first] = True
     conflict = val_key != val_key[first[codes]]
     if conflict.any():
+        import pandas as pd
+
         rows = np.flatnonzero(conflict)
         frame = pd.DataFrame({"k": key[rows], "v": val_key[rows]})
         keep[rows[~frame.duplicated().to_numpy()]] = True

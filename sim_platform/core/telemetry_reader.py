@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sim_platform.core.catalog import Catalog
-from sim_platform.core.rawdata import InputError, RawBatch, distinct_mask
+from sim_platform.core.rawdata import InputError, RawBatch, distinct_mask, factorize
 
 REQUIRED = ("timestamp", "payload_type", "value", "tags")
 _DICT_COLUMNS = ["payload_type", "value", "tags.list.element.list.element"]
@@ -145,8 +145,6 @@ def _row_series(path: Path, tags_col: pa.ChunkedArray, n: int) -> tuple[np.ndarr
     and their pair count (so a pair given twice is not merged away), and each identity is decoded
     once, from its first row.
     """
-    import pandas as pd
-
     tags = tags_col.combine_chunks() if tags_col.num_chunks != 1 else tags_col.chunk(0)
     if tags.null_count:
         tags = pc.fill_null(tags, pa.scalar([], tags.type))
@@ -168,7 +166,7 @@ def _row_series(path: Path, tags_col: pa.ChunkedArray, n: int) -> tuple[np.ndarr
         present = np.bincount(pair_code, minlength=len(words) ** 2) > 0
         slot = (np.cumsum(present) - 1)[pair_code]
     else:
-        slot, _ = pd.factorize(pair_code)
+        slot, _ = factorize(pair_code)
     row_starts = outer[:-1] - outer[0]
     counts = np.diff(outer).astype(np.int64)
     nonempty = counts > 0
@@ -181,14 +179,14 @@ def _row_series(path: Path, tags_col: pa.ChunkedArray, n: int) -> tuple[np.ndarr
             bits = np.where(slot // 63 == word, np.left_shift(np.uint64(1), (slot % 63).astype(np.uint64)), np.uint64(0))
         mask = np.zeros(n, dtype=np.uint64)
         mask[nonempty] = np.bitwise_or.reduceat(bits, row_starts[nonempty])
-        word_code, word_uniq = pd.factorize(mask)
-        row_code = word_code if row_code is None else pd.factorize(row_code * np.int64(len(word_uniq)) + word_code)[0]
+        word_code, word_uniq = factorize(mask)
+        row_code = word_code if row_code is None else factorize(row_code * np.int64(len(word_uniq)) + word_code)[0]
         if n_words == 1 and np.any(np.bitwise_count(mask).astype(np.int64) != counts):
             raise InputError(path, "malformed tags: the same tag is given twice in one row")
     if row_code is None:
         row_code = np.zeros(n, np.int64)
     elif n_words > 1:  # pair counts tell rows with a repeated pair apart; decoding then reports them
-        row_code = pd.factorize(row_code * np.int64(counts.max() + 1) + counts)[0]
+        row_code = factorize(row_code * np.int64(counts.max() + 1) + counts)[0]
     n_codes = int(row_code.max()) + 1 if n else 0
     first_rows = np.full(n_codes, -1, np.int64)
     first_rows[row_code[::-1]] = np.arange(n - 1, -1, -1)
@@ -246,10 +244,8 @@ def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms:
     v_idx, v_dict = _dict_parts(table.column("value"))
     tag_code, tag_sets = _row_series(path, _tags_as_pairs(table.column("tags")), n)
 
-    import pandas as pd
-
     combined = tag_code * np.int64(len(p_dict)) + p_idx
-    sid, uniq = pd.factorize(combined)
+    sid, uniq = factorize(combined)
     payloads = p_dict.to_pylist()
     series = [(payloads[int(c) % len(payloads)], tag_sets[int(c) // len(payloads)]) for c in uniq]
 

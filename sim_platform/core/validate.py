@@ -23,13 +23,16 @@ A broken structure is reported in one short line (`StructuralError`), never with
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from sim_platform.core.catalog import Catalog, Signal
 from sim_platform.core.resample import BIN_MS, BINS_PER_HOUR
+
+if TYPE_CHECKING:  # pandas is imported by pandera, which runs only to describe a break
+    import pandas as pd
 
 _BIN_NS = BIN_MS * 1_000_000
 _HOUR_NS = 3_600 * 1_000_000_000
