@@ -25,7 +25,7 @@ def test_readme_command_one_on_a_bare_clone(tmp_path):
     res = subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "days: 7 (7 written)" in res.stdout
-    assert "next:" in res.stdout and "dagster dev" in res.stdout
+    assert "next:" in res.stdout and ".venv/bin/sim-platform ui" in res.stdout
     home = clone / ".sim_platform"
     assert len(list((home / "silver").glob("phase*_module*/2024/07/0[1-7]/[0-2][0-9].parquet"))) > 24 * 7
     assert len(list((home / "silver/_quality").rglob("*.json"))) == 7

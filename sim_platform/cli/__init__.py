@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sim_platform.cli import demo_commands, etl_commands, gold_commands, sync_commands
+from sim_platform.cli import demo_commands, etl_commands, gold_commands, sync_commands, ui_commands
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,18 +23,24 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sim-platform",
-        description="Battery-storage telemetry platform: generate, ETL, gold features, plot and sync.",
+        description="Battery-storage telemetry platform: generate, ETL, gold features, plot, sync and the Dagster UI.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo_commands.register(sub)
     etl_commands.register(sub)
     gold_commands.register(sub)
     sync_commands.register(sub)
+    ui_commands.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "passes_unknown", False):  # `ui` hands the options it does not know to `dg dev`
+        return int(args.func(args, extra) or 0)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return int(args.func(args) or 0)
 
 

@@ -89,7 +89,8 @@ def _demo(args: argparse.Namespace) -> int:
     print("next:")
     print(f"  .venv/bin/sim-platform quality --output {rel}/silver      the days with faults or anomalies")
     print(
-        "  .venv/bin/dagster dev                                     the same platform in the Dagster UI, http://127.0.0.1:3000"
+        "  .venv/bin/sim-platform ui                                 the same platform in the Dagster UI (dg dev), "
+        "http://127.0.0.1:3000: the sensors take this week to silver and plots by themselves"
     )
     print("  .venv/bin/sim-platform etl --input YOUR_EXPORTS --output out   the main job on your own telemetry exports")
     return code

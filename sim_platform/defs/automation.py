@@ -10,18 +10,23 @@
 - Bronze (`telemetry_day`) is rebuilt for the last complete UTC day every day at 01:30 UTC (what a
   daily schedule used to do); the blob sensor requests it as soon as files land.
 
-All of this is evaluated by one automation sensor, `pipeline_automation` (off by default, like the
-blob sensor; turn both on under Automation, or `dagster sensor start`).
+All of this is evaluated by one automation sensor, `pipeline_automation`, on by default like the blob
+sensor: a new instance follows the data from its first tick (stop either under Automation, or with
+`dagster sensor stop`). Its runs are queued with a higher priority than the blob sensor's bronze runs,
+so a day already in bronze goes on to silver and its plot before the queue starts more bronze days:
+the first plot of a landed week is not held behind the bronze of the whole week.
 """
 
 from __future__ import annotations
 
-from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition
+from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
 
 #: when the daily bronze rebuild runs (UTC)
 DAILY_CRON = "30 1 * * *"
 #: how often the automation sensor evaluates (the freshness benchmark's figures assume this)
 AUTOMATION_INTERVAL_S = 5
+#: queue priority of the automation's runs (the run queue takes higher first; the blob sensor's are 0)
+AUTOMATION_RUN_PRIORITY = 1
 
 
 def after_upstream() -> AutomationCondition:
@@ -57,5 +62,7 @@ pipeline_automation = AutomationConditionSensorDefinition(
     target=AssetSelection.groups("bronze", "silver", "gold"),
     minimum_interval_seconds=AUTOMATION_INTERVAL_S,
     emit_backfills=False,  # runs straight away (one per partition range, per the backfill policies)
+    default_status=DefaultSensorStatus.RUNNING,
+    run_tags={"dagster/priority": str(AUTOMATION_RUN_PRIORITY)},  # the days already in bronze first (Dagster's run-queue tag)
     description="bronze daily at 01:30 UTC; silver after bronze; plots and features after silver",
 )

@@ -1,7 +1,7 @@
 """The blob sensor against Azurite and the local backend (one listing per tick, no rows read, no
 cap, a day requested once with all its files), the cursor rules, and the declarative automation
 that follows bronze with silver and silver with the plot and the features, evaluated against a real
-instance."""
+instance. Both sensors are on by default, and the automation's runs go first in the run queue."""
 
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from dagster import (
     AssetKey,
+    DefaultSensorStatus,
     Definitions,
     SensorResult,
     SkipReason,
@@ -20,6 +21,8 @@ from dagster import (
 
 from sim_platform.core import etl
 from sim_platform.core.blob_watch import GRACE, BlobCursor, days_in_name
+from sim_platform.definitions import defs
+from sim_platform.defs.automation import pipeline_automation
 from sim_platform.defs.bronze.assets import telemetry_day
 from sim_platform.defs.gold.assets import module_day_features, module_day_plot
 from sim_platform.defs.landing.assets import raw_files
@@ -86,6 +89,7 @@ def test_new_blob_sensor_requests_exactly_the_affected_days(backend, request, tm
     days = {rr.partition_key: rr for rr in first.run_requests}
     assert set(days) == {"2024-06-05", "2024-06-20"}
     assert all(rr.asset_selection == [BRONZE] for rr in first.run_requests)
+    assert all("dagster/priority" not in rr.tags for rr in first.run_requests)  # queue priority 0, below automation's
     # landing is reported, day by day: the link between landing and bronze
     reported = {e.partition: e for e in first.asset_events}
     assert set(reported) == {"2024-06-05", "2024-06-20"} and {e.asset_key for e in first.asset_events} == {raw_files.key}
@@ -207,6 +211,18 @@ def test_automation_follows_bronze_with_silver_then_plots_and_features(platform,
     assert materialize([resampled_5s], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
     result, req = _requested(assets, instance, result.cursor, noon)
     assert req[PLOT] == req[FEATURES] == {"2024-06-05"} and not req[SILVER]
+
+
+def test_both_sensors_are_on_by_default_and_automation_runs_go_first():
+    """A new instance follows the data with nobody switching anything on (the README's first hour:
+    `sim-platform ui` after `demo`; test_ui.py watches it happen). A day already in bronze goes on to
+    silver and its plot before the queue starts the next bronze day: the automation's runs carry a
+    higher queue priority than the blob sensor's (0, checked above)."""
+    assert {s.name: s.default_status for s in defs.sensors} == {
+        "new_blob_sensor": DefaultSensorStatus.RUNNING,
+        "pipeline_automation": DefaultSensorStatus.RUNNING,
+    }
+    assert int(pipeline_automation.run_tags["dagster/priority"]) > 0
 
 
 def test_daily_bronze_condition_builds_yesterday(platform, instance):

@@ -12,6 +12,10 @@ the tick reports a materialisation of `landing/raw_files` (the new files as meta
 `telemetry_day` run; the run key is the day plus a digest of every (name, etag) listed for it, so
 the same files never run twice and a new or changed file re-runs its day. Everything after bronze
 follows by declarative automation (`defs/automation.py`).
+
+The sensor is on by default (so is `pipeline_automation`): a new instance takes whatever already lies
+in the container from its first tick -- after `sim-platform demo`, the demo week. Stop it under
+Automation or with `dagster sensor stop new_blob_sensor`; a stop is kept in the instance.
 """
 
 import os
@@ -62,7 +66,7 @@ def _cached_copy(store: BlobStore, blob: BlobInfo, cache: Path) -> Path | None:
 @sensor(
     name="new_blob_sensor",
     minimum_interval_seconds=BLOB_SENSOR_INTERVAL_S,
-    default_status=DefaultSensorStatus.STOPPED,
+    default_status=DefaultSensorStatus.RUNNING,
     asset_selection=[telemetry_day],
     description="New or changed raw blobs -> telemetry_day runs for exactly the affected days (one listing per tick).",
 )
