@@ -333,7 +333,8 @@ def run_etl(
             and publish.has_output(output, d)
         }
     )
-    order = [d for d in sorted(days) if d not in kept and d not in same]
+    # the largest days first: the last tasks of a run are then small ones, so the cores finish together
+    order = sorted((d for d in days if d not in kept and d not in same), key=lambda d: (-sum(f.size for f in days[d]), d))
     workers = max(1, min(workers or os.cpu_count() or 1, sum(len(days[d]) for d in order) or 1))
     cat_arg = str(config_path) if config_path else None
 
