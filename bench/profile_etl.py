@@ -9,20 +9,20 @@ One process, one worker, so every stage runs on the profiled thread: the day's w
 for the profile only. Stages are exclusive (a function's time is counted once, in the innermost
 stage that claims it), from cProfile's per-caller cumulative times:
 
-    start-up      interpreter + imports (numpy, pyarrow, pandas, pandera, sim_platform), measured
+    start-up      interpreter + imports (numpy, pyarrow, pandas, sim_platform), measured
                   before the profile starts
     planning      inputs.plan_inputs: listing, footers, days of every file
     manifest      core.manifest: input fingerprints (MD5), loading and comparing manifests
     read          parquet -> Arrow (read_telemetry without what follows)
     decode tags   telemetry_reader._row_series / _tags_as_pairs
     parse         the rest of batch_from_long_table: timestamps, dictionary codes, numbers, text
-    dedupe        rawdata.distinct_mask (per file and per day) and concat_batches
+    dedupe        rawdata.distinct_mask (per file; per day only where two files share time) and concat_batches
     value rules   quality.screen_file, summarize_flagged (bounds, non-finite, per file)
     bin           resample._bin_columns, _by_column, _codes, _numbers_of_text_columns_as_text
     fill          resample._fill
     tables        the rest of resample_day: Arrow arrays and tables of 17,280 rows per hierarchy
     quality       gaps, text findings, the day report and its JSON
-    validate      validate.validate_table (pandera on pandas) and build_day's concat
+    validate      validate.validate_table (the schema's rules on the Arrow table) and build_day's concat
     encode        layout.table_to_parquet_bytes, file_meta: hour files to parquet bytes
     publish       core.publish: staged files, fsync, journal, renames
     other         the rest (the ETL's own bookkeeping, the profiler's overhead)
@@ -49,7 +49,6 @@ from pathlib import Path  # noqa: E402
 
 import numpy  # noqa: E402,F401
 import pandas  # noqa: E402,F401
-import pandera.pandas  # noqa: E402,F401
 import pyarrow.parquet  # noqa: E402,F401
 
 from sim_platform.core import etl  # noqa: E402
@@ -64,6 +63,8 @@ STAGES = [
     ("decode tags", "core/telemetry_reader.py", "_tags_as_pairs"),
     ("dedupe", "core/rawdata.py", "distinct_mask"),
     ("dedupe", "core/rawdata.py", "concat_batches"),
+    ("dedupe", "core/rawdata.py", "distinct_rows"),
+    ("dedupe", "core/rawdata.py", "shared_time"),
     ("parse", "core/telemetry_reader.py", "batch_from_long_table"),
     ("read", "core/telemetry_reader.py", "read_telemetry"),
     ("value rules", "core/quality.py", "screen_file"),
@@ -78,6 +79,7 @@ STAGES = [
     ("quality", "core/resample.py", "_text_findings"),
     ("quality", "core/resample.py", "_series_findings"),
     ("quality", "core/quality.py", "day_report"),
+    ("quality", "core/quality.py", "report_from_entries"),
     ("quality", "core/quality.py", "report_bytes"),
     ("tables", "core/resample.py", "resample_day"),
     ("validate", "core/validate.py", "validate_table"),

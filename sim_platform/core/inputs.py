@@ -166,6 +166,15 @@ def plan_sources(
     plan = InputPlan()
     found: dict[Path, list[SourceFormat]] = {}
     skip = [p.resolve() for p in exclude]
+    folders: dict[Path, Path] = {}
+
+    def resolved(path: Path) -> Path:
+        """`path` with its folder resolved, once per folder (resolving each of thousands of files,
+        a walk of its links every time, was most of a rerun's planning)."""
+        if path.parent not in folders:
+            folders[path.parent] = path.parent.resolve()
+        return folders[path.parent] / path.name
+
     for root, source in roots:
         if not root.exists():
             raise FileNotFoundError(f"input folder {root} does not exist")
@@ -178,7 +187,7 @@ def plan_sources(
             rel = path.relative_to(root)
             if any(part.startswith(".") for part in rel.parts) or not path.is_file():
                 continue
-            if skip and any(path.resolve().is_relative_to(ex) for ex in skip):
+            if skip and any(resolved(path).is_relative_to(ex) for ex in skip):
                 continue
             found.setdefault(path, []).append(source)
     candidates: dict[Path, SourceFormat] = {}
