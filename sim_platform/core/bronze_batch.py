@@ -1,8 +1,11 @@
 """Bronze work for many UTC days in one run: each day read, deduplicated and written by workers.
 
-As in the ETL, the files of a day are read in chunks of about `etl.READ_CHUNK_BYTES` by all the
-workers, then the day is merged and written as one task, with at most `workers + 1` days in
-flight: a large day does not leave the other core idle, and memory does not grow with the days.
+Scheduled as the ETL schedules its days (`etl._run_pipeline`): the largest days first; while at
+least as many days are left as there are workers, a day is one task (read, merge and write in one
+worker: its rows never cross a process boundary, and memory does not grow with the days); the last
+days, fewer than the workers, are read in chunks of about `etl.READ_CHUNK_BYTES` by every worker and
+then merged and written as one task, so no core idles at the end of a run or through a run of one
+day.
 
 A day is the unit of failure, as in the core ETL: a bad input file fails its day (the message
 names the file and the reason) and nothing is written for that day, while the other days go on. A
@@ -62,7 +65,8 @@ def bronze_day(day: str, files: list[InputFile], bronze_dir: str, config_path: s
 def bronze_days(files_by_day: dict[str, list[InputFile]], bronze_dir: str, config_path: str, workers: int) -> list[BronzeOutcome]:
     """Every day of `files_by_day`; days with files run in `workers` processes, the others are
     skipped without a task (a 60-day range with 4 days of data costs 4 days of work)."""
-    busy = sorted(d for d, files in files_by_day.items() if files)
+    # the largest days first, as in the ETL: the last tasks of a run are then small ones
+    busy = sorted((d for d, files in files_by_day.items() if files), key=lambda d: (-_size(files_by_day[d]), d))
     idle = [BronzeOutcome(d) for d in files_by_day if not files_by_day[d]]
     workers = max(1, min(workers, sum(len(files_by_day[d]) for d in busy) or 1))
     if workers == 1:
@@ -70,6 +74,10 @@ def bronze_days(files_by_day: dict[str, list[InputFile]], bronze_dir: str, confi
     else:
         done = _pipeline(files_by_day, busy, bronze_dir, config_path, workers)
     return sorted(done + idle, key=lambda o: o.day)
+
+
+def _size(files: list[InputFile]) -> int:
+    return sum(f.size for f in files)
 
 
 def _read_chunk(day: str, files: list[InputFile], config_path: str):
@@ -102,9 +110,12 @@ def _pipeline(files_by_day, busy: list[str], bronze_dir: str, config_path: str, 
     done: list[BronzeOutcome] = []
     with process_pool(workers) as pool:
         while waiting or running:
-            while waiting and len(parts) < workers + 1:
+            while waiting and len(running) < workers + 1:
                 d = waiting.popleft()
-                chunks = read_chunks(files_by_day[d])
+                if len(waiting) + 1 >= workers:  # enough days left for every worker: a day per task
+                    running[pool.submit(bronze_day, d, files_by_day[d], bronze_dir, config_path)] = ("day", d, 0)
+                    continue
+                chunks = read_chunks(files_by_day[d])  # one of the last days: its files over every worker
                 parts[d], expected[d] = {}, len(chunks)
                 for i, chunk in enumerate(chunks):
                     running[pool.submit(_read_chunk, d, chunk, config_path)] = ("read", d, i)
@@ -115,12 +126,12 @@ def _pipeline(files_by_day, busy: list[str], bronze_dir: str, config_path: str, 
                     parts[d][i] = fut.result()
                     if len(parts[d]) == expected[d]:  # in file order, so the day is the same whatever finished first
                         ordered = [parts[d][k] for k in range(expected[d])]
+                        del parts[d], expected[d]
                         running[pool.submit(_write_day, d, ordered, len(files_by_day[d]), bronze_dir, config_path)] = (
                             "day",
                             d,
                             0,
                         )
                 else:
-                    del parts[d]
                     done.append(fut.result())
     return done

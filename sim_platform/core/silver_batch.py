@@ -2,16 +2,18 @@
 
 1. **Compute** (`build_silver_days`, days in parallel processes): each day's bronze file is read
    once (only the requested hierarchies' row groups), checked against the catalog's blocking value
-   policies, resampled and validated against the hour-file schema by `etl.build_day` -- the same
-   calls `sim-platform etl` makes, in the same order (validate, then write) -- and the day's hour
-   tables are staged on local disk (a pickle per share of a day), so a run over 30 days never holds 30 days of
-   tables in memory. Each day comes back as a `SilverDay`: built (with a summary per partition:
-   rows, null share, completeness, anomalies, preview), skipped (no bronze file: no upstream data)
-   or failed (with the reason). A day never takes another one down with it.
-2. **Store** (`store_silver`, days in parallel processes): the hour files of each built day are
-   written through `layout.write_hierarchy_day` into a target (folder or container), requested
-   modules without samples that day lose their old files, and the day's data-quality report is
-   merged into the stored one (`quality.merge_reports`). This is what the silver IO manager calls.
+   policies, resampled and validated against the hour-file schema by `etl.build_day`, and its hour
+   files encoded by `etl.stage_tables` -- the same calls `sim-platform etl` makes, in the same order
+   (validate, then encode), so the bytes are the ETL's -- and staged on local disk (one file per
+   share of a day: the encoded hour files, a tenth of the size of the tables), so a run over 30
+   days never holds 30 days in memory. Each day comes back as a `SilverDay`: built (with a
+   summary per partition: rows, null share, completeness, anomalies, preview), skipped (no bronze
+   file: no upstream data) or failed (with the reason). A day never takes another one down with it.
+2. **Store** (`store_silver`, days in parallel processes): each built day is published as one
+   unit into a target (folder or container, `layout.publishing` as in the ETL): its staged hour
+   files, the removal of the old files of requested modules without samples that day, and the day's
+   data-quality report merged into the stored one (`quality.merge_reports`). This is what the
+   silver IO manager calls.
 
 No Dagster import here.
 """
@@ -36,12 +38,13 @@ import pyarrow.parquet as pq
 from sim_platform.core import quality
 from sim_platform.core.bronze import bronze_relpath, bronze_summary, read_bronze
 from sim_platform.core.catalog import default_catalog, load_catalog
-from sim_platform.core.etl import WRITER_THREADS, build_day
-from sim_platform.core.layout import META_KEY, day_prefix, parse_meta, read_hierarchy_day, write_hierarchy_day
+from sim_platform.core.etl import WRITER_THREADS, build_day, stage_tables
+from sim_platform.core.layout import META_KEY, day_prefix, parse_meta, publishing, read_hierarchy_day
 from sim_platform.core.parallel import map_in_pool
 from sim_platform.core.rawdata import clip
 from sim_platform.core.resample import BIN_MS, BINS_PER_DAY, BINS_PER_HOUR, HierarchyDay
 from sim_platform.core.targets import TargetSpec
+from sim_platform.storage.sync import DEFAULT_CONCURRENCY
 
 PLOT_NAME = "plot.png"
 BUILT, SKIPPED, FAILED = "built", "skipped", "failed"
@@ -80,12 +83,14 @@ class SilverDay:
     status: str = BUILT  # BUILT | SKIPPED | FAILED
     reason: str = ""  # why it was skipped or failed
     refused: bool = False  # failed because it breaks the hour-file contract (structure, blocking policy)
-    #: (pickle of built HierarchyDays, the phase_modules it covers): one per worker that built a share
+    #: (staged hour files: a pickle of [(relative path, parquet bytes)], the phase_modules it covers):
+    #: one per worker that built a share
     staged: list[tuple[str, list[str]]] = field(default_factory=list)
     report: dict | None = None  # the day's quality report for `phase_modules` (merged into the stored one)
     partitions: dict[str, PartitionSummary] = field(default_factory=dict)  # built days only
 
-    def tables(self) -> list[HierarchyDay]:
+    def files(self) -> list[tuple[str, bytes]]:
+        """The encoded hour files of the day, `(relative path, bytes)`."""
         out = []
         for path, _ in self.staged:
             with open(path, "rb") as fh:
@@ -129,7 +134,9 @@ def build_silver_days(
     if present:  # heavy libraries once, before the workers fork
         import pandera.pandas  # noqa: F401
     shares = max(1, workers)  # days are uneven (one sample day holds 55% of the rows): shares keep every core busy
-    tasks = [(d, chunk, bronze_dir, config_path, staging_dir) for d in present for chunk in _shares(sorted(days[d]), shares)]
+    # largest day first (bronze bytes), so the pool does not end on a large share alone
+    by_size = sorted(present, key=lambda d: -(Path(bronze_dir) / bronze_relpath(date.fromisoformat(d))).stat().st_size)
+    tasks = [(d, chunk, bronze_dir, config_path, staging_dir) for d in by_size for chunk in _shares(sorted(days[d]), shares)]
     parts = map_in_pool(build_silver_day, tasks, workers)
     built = [_join(d, sorted(days[d]), [p for p in parts if p.day == d]) for d in present]
     return sorted(built + skipped, key=lambda s: s.day)
@@ -184,9 +191,19 @@ def _join(day: str, phase_modules: list[str], parts: list[SilverDay]) -> SilverD
     return out
 
 
+class _Encoded:
+    """A publisher that keeps what it is given: the encoded hour files, `(relative path, bytes)`."""
+
+    def __init__(self):
+        self.files: list[tuple[str, bytes]] = []
+
+    def put(self, relpath: str, data: bytes) -> None:
+        self.files.append((relpath, data))
+
+
 def build_silver_day(day: str, phase_modules: list[str], bronze_dir: str, config_path: str, staging_dir: str) -> SilverDay:
     """One day: read the bronze row groups of `phase_modules`, refuse what the catalog's blocking
-    policies refuse, resample, validate, stage the tables; never raises."""
+    policies refuse, resample, validate, encode and stage the hour files; never raises."""
     out = SilverDay(day, phase_modules)
     try:
         d = date.fromisoformat(day)
@@ -208,9 +225,11 @@ def build_silver_day(day: str, phase_modules: list[str], bronze_dir: str, config
         built = {hd.hierarchy: hd for hd in tables}
         for pm in phase_modules:
             out.partitions[pm] = summarize(day, pm, built.get(pm), out.report)
+        encoded = _Encoded()
+        stage_tables(encoded, tables, d)  # the ETL's encoding of the hour files (writer threads)
         path = str(Path(staging_dir) / f"{day}.{uuid.uuid4().hex[:8]}.pkl")
         with open(path, "wb") as fh:
-            pickle.dump(tables, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(encoded.files, fh, protocol=pickle.HIGHEST_PROTOCOL)
         out.staged = [(path, list(phase_modules))]
     except Exception as exc:  # a structural break (validate.StructuralError), a damaged bronze file, a bug
         from sim_platform.core.validate import StructuralError
@@ -274,47 +293,36 @@ def _cell(v) -> str:
 
 # -------------------------------------------------------------------------------------------- store
 def store_silver(spec: TargetSpec, hours: SilverHours, workers: int) -> dict[str, int]:
-    """Write every built day of `hours` into the target, shares of days in parallel processes, then
-    each day's merged quality report; returns the hour files written per day."""
+    """Publish every built day of `hours` into the target, days in parallel processes, each day as
+    one unit (its hour files and its merged quality report); returns the hour files written per
+    day. The files are encoded already: storing them is I/O only."""
     days = [d for d in hours.days if d.status == BUILT]
-    tasks = [(spec, d.day, path, pms) for d in days for path, pms in d.staged]
-    written = map_in_pool(store_share, tasks, workers)
-    files: dict[str, int] = {}
-    for (_, day, _, _), n in zip(tasks, written):
-        files[day] = files.get(day, 0) + n
-    target = spec.open()
+    written = map_in_pool(store_day, [(spec, d) for d in days], workers)
     for d in days:
-        _write_report(target, date.fromisoformat(d.day), d.report)
         d.discard()
-    return files
+    return {d.day: n for d, n in zip(days, written)}
 
 
-def store_share(spec: TargetSpec, day: str, staged: str, phase_modules: list[str]) -> int:
-    """The hour files of one share of a computed day, and the removal of its emptied partitions."""
+def store_day(spec: TargetSpec, day: SilverDay) -> int:
+    """One computed day: its requested modules are replaced (a module without samples that day
+    loses its old files) and its report merged into the stored one, as one unit. The files are put
+    by threads (a folder: as the ETL writes; a container: as many uploads at once as a sync makes)."""
     target = spec.open()
-    d = date.fromisoformat(day)
-    with open(staged, "rb") as fh:
-        tables = pickle.load(fh)
-    built = {hd.hierarchy for hd in tables}
-    with ThreadPoolExecutor(WRITER_THREADS) as writers:  # encoding and I/O release the GIL, as in the ETL
-        files = sum(len(f) for f in writers.map(lambda hd: write_hierarchy_day(target, hd, d), tables))
-    for pm in phase_modules:
-        if pm not in built:  # no samples of this module that day: nothing may remain from an earlier run
-            for rel in target.list_day(day_prefix(pm, d)):
-                target.delete(rel)
-    return files
+    d = date.fromisoformat(day.day)
+    staged = day.files()
+    report = quality.merge_reports(_stored_report(target, d), day.report)
+    threads = WRITER_THREADS if spec.kind == "local" else DEFAULT_CONCURRENCY
+    with publishing(target, d, day.phase_modules) as pub, ThreadPoolExecutor(threads) as writers:
+        list(writers.map(lambda f: pub.put(*f), staged))
+        pub.put(quality.report_relpath(d), quality.report_bytes(report))
+    return len(staged)
 
 
-def _write_report(target, day: date, report: dict) -> dict:
-    """The day's quality report, with this run's hierarchies replacing theirs in any earlier one."""
-    rel = quality.report_relpath(day)
+def _stored_report(target, day: date) -> dict | None:
     try:
-        old = json.loads(target.get(rel))
+        return json.loads(target.get(quality.report_relpath(day)))
     except (FileNotFoundError, KeyError, OSError, ValueError):
-        old = None
-    merged = quality.merge_reports(old, report)
-    target.put(rel, quality.report_bytes(merged))
-    return merged
+        return None
 
 
 # --------------------------------------------------------------------------------------- reading back

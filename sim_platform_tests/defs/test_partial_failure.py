@@ -97,5 +97,5 @@ def test_silver_range_with_gaps_and_a_corrupt_day(platform, instance, sample_two
     assert "failed: 2024-06-20: day 2024-06-20: not written" in message
     assert any((platform.silver_root / "phase1_module1/2024/06/05").glob("*.parquet"))
     assert not (platform.silver_root / "phase1_module1/2024/06/20").exists()
-    assert not list((platform.home / "staging").rglob("*.pkl"))  # staged tables are cleaned up
+    assert not list((platform.home / "staging").rglob("*.pkl"))  # staged hour files are cleaned up
     assert instance.get_materialized_partitions(resampled_5s.key) == {"2024-06-05"}

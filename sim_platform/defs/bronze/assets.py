@@ -65,7 +65,8 @@ def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_sto
     outcomes = bronze_days({d: by_day.get(d, []) for d in days}, str(paths.bronze_dir), paths.config_path, paths.worker_count())
 
     found = sorted({h for o in outcomes if o.ok for h in o.summary.get("hierarchies", [])})
-    new = [h for h in found if not context.instance.has_dynamic_partition(phase_module_partitions.name, h)]
+    known = set(context.instance.get_dynamic_partitions(phase_module_partitions.name))  # one query, not one per module
+    new = [h for h in found if h not in known]
     if new:
         context.instance.add_dynamic_partitions(phase_module_partitions.name, new)
         context.log.info(f"new phase_module partitions: {new}")

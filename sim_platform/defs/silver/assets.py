@@ -1,8 +1,8 @@
 """Silver: the 5-second hour files of each day, every phase_module (`{phase_module}/YYYY/MM/DD/HH.parquet`).
 
 The asset computes (`core.silver_batch.build_silver_days`, days in parallel processes: read the
-day's bronze once, refuse what the catalog's blocking policies refuse, resample, validate, hour
-tables staged on local disk) and returns the tables as `SilverHours`; the silver IO manager only
+day's bronze once, refuse what the catalog's blocking policies refuse, resample, validate, encode
+the hour files, staged on local disk) and returns them as `SilverHours`; the silver IO manager only
 stores them (and loads them for the plot).
 
 Per-partition isolation: a day without a bronze file is skipped (reported, not an error); a day

@@ -1,11 +1,12 @@
 """The silver IO manager: stores and loads the parquet hierarchy, nothing else.
 
-`handle_output` receives what `resampled_5s` computed -- `core.silver_batch.SilverHours`, the hour
-tables of the run's partitions, staged per day on local disk -- and writes them into the target
-(`{phase_module}/YYYY/MM/DD/HH.parquet` in a folder or the container, each file atomically, through
-`layout.write_hierarchy_day`), days in parallel processes. `load_input` returns a read-on-access
-mapping `{"day|phase_module": (table, column facts)}` over the modules stored on the requested
-days, so a downstream asset over 30 days x 28 modules never holds them all in memory.
+`handle_output` receives what `resampled_5s` computed -- `core.silver_batch.SilverHours`, the
+encoded hour files of the run's partitions, staged per day on local disk -- and publishes them into
+the target (`{phase_module}/YYYY/MM/DD/HH.parquet` in a folder or the container, each day as one
+unit with its quality report, through `layout.publishing`, as the ETL does), days in parallel
+processes. `load_input` returns a read-on-access mapping `{"day|phase_module": (table, column
+facts)}` over the modules stored on the requested days, so a downstream asset over 30 days x 28
+modules never holds them all in memory.
 """
 
 from collections.abc import Iterator, Mapping
