@@ -26,6 +26,17 @@ from sim_platform_tests.processes import stop_processes
 BIN = REPO / ".venv" / "bin"
 
 
+def wait_for_code_server(port: int, env: dict, procs: list[subprocess.Popen]) -> None:
+    """Until the code server answers its gRPC health check (or a process dies, or 180 s pass)."""
+    check = [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(port)]
+    wait_for(lambda: subprocess.run(check, env=env, capture_output=True).returncode == 0, "the code server", 180, procs)
+
+
+def code_server_command(port: int) -> list[str]:
+    """The compose `code` service's command (docker-compose.yml), on a loopback port."""
+    return [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(port), "-m", "sim_platform.definitions"]
+
+
 def wait_for(check, what: str, timeout: float, procs: list[subprocess.Popen]):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -85,34 +96,14 @@ def test_sensor_triggered_run_completes_with_state_in_postgres(tmp_path: Path, a
         logs = tmp_path / "logs"
         logs.mkdir()
         commands = {  # the compose services' commands
-            "code": [
-                str(BIN / "dagster"),
-                "code-server",
-                "start",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(code_port),
-                "-m",
-                "sim_platform.definitions",
-            ],
+            "code": code_server_command(code_port),
             "webserver": [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", str(workspace)],
             "daemon": [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
         }
         procs: list[subprocess.Popen] = []
         try:
             procs.append(start("code", commands, env, tmp_path, logs))
-            wait_for(
-                lambda: (
-                    subprocess.run(
-                        [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(code_port)], env=env, capture_output=True
-                    ).returncode
-                    == 0
-                ),
-                "the code server",
-                180,
-                procs,
-            )
+            wait_for_code_server(code_port, env, procs)
             for name in ("webserver", "daemon"):
                 procs.append(start(name, commands, env, tmp_path, logs))
 

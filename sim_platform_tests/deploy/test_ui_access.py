@@ -24,7 +24,7 @@ import pytest
 
 from sim_platform.storage.azurite import free_port
 from sim_platform_tests.conftest import REPO
-from sim_platform_tests.deploy.test_compose_processes import BIN, start, wait_for
+from sim_platform_tests.deploy.test_compose_processes import BIN, code_server_command, start, wait_for, wait_for_code_server
 from sim_platform_tests.processes import stop_processes
 
 NGINX = Path("/usr/sbin/nginx")
@@ -100,34 +100,14 @@ def webservers(tmp_path_factory):
     logs.mkdir()
     web = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-w", str(workspace)]
     commands = {  # the compose services' commands, on loopback ports
-        "code": [
-            str(BIN / "dagster"),
-            "code-server",
-            "start",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(code_port),
-            "-m",
-            "sim_platform.definitions",
-        ],
+        "code": code_server_command(code_port),
         "webserver": [*web, "-p", str(full_port)],
         "webserver-readonly": [str(BIN / "dagster-webserver"), "--read-only", *web[1:], "-p", str(ro_port)],
     }
     procs: list[subprocess.Popen] = []
     try:
         procs.append(start("code", commands, env, tmp, logs))
-        wait_for(
-            lambda: (
-                subprocess.run(
-                    [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(code_port)], env=env, capture_output=True
-                ).returncode
-                == 0
-            ),
-            "the code server",
-            180,
-            procs,
-        )
+        wait_for_code_server(code_port, env, procs)
         for name in ("webserver", "webserver-readonly"):
             procs.append(start(name, commands, env, tmp, logs))
         urls = {"full": f"http://127.0.0.1:{full_port}", "readonly": f"http://127.0.0.1:{ro_port}"}
