@@ -175,11 +175,16 @@ def plan_sources(
             folders[path.parent] = path.parent.resolve()
         return folders[path.parent] / path.name
 
-    for root, source in roots:
+    # each folder is listed once, however many sources read it (they usually share one)
+    by_root: dict[Path, list[tuple[int, SourceFormat]]] = {}
+    for order, (root, source) in enumerate(roots):
         if not root.exists():
             raise FileNotFoundError(f"input folder {root} does not exist")
         if not root.is_dir():
             raise NotADirectoryError(f"input {root} is a file, not a folder")
+        by_root.setdefault(root, []).append((order, source))
+    ranked: dict[Path, list[tuple[int, SourceFormat]]] = {}
+    for root, sources in by_root.items():
         for ex in skip:
             if ex.is_relative_to(root.resolve()) and ex not in plan.excluded:
                 plan.excluded.append(ex)
@@ -189,7 +194,9 @@ def plan_sources(
                 continue
             if skip and any(resolved(path).is_relative_to(ex) for ex in skip):
                 continue
-            found.setdefault(path, []).append(source)
+            ranked.setdefault(path, []).extend(sources)
+    for path, sources in ranked.items():  # in the order of `roots`, as the first claim wins
+        found[path] = [source for _, source in sorted(sources, key=lambda s: s[0])]
     candidates: dict[Path, SourceFormat] = {}
     for path, sources in sorted(found.items()):
         source = claim(path.name, sources)
