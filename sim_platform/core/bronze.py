@@ -2,7 +2,7 @@
 
 Why it exists: the silver partitions are (day x hierarchy), and a run that materialises one
 hierarchy of a day must not pay for reading every raw export of that day again. So a day's raw
-files are read once, deduplicated with the core rule (`distinct_rows`, as the ETL's day merge), and
+files are read once, deduplicated with the core rule (`merged_distinct`, the ETL's day merge), and
 stored sorted by hierarchy with exactly ONE ROW GROUP PER HIERARCHY. Reading one module back is then
 a row-group selection (`read_bronze(path, ["phase1_module3"])`), and the resampler sees the same
 samples it would have seen from the raw files, so silver built from bronze equals the ETL's output.
@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from sim_platform.core import quality
 from sim_platform.core.catalog import Catalog
 from sim_platform.core.layout import day_start_ms, write_bytes_atomic
-from sim_platform.core.rawdata import RawBatch, distinct_rows, shared_time
+from sim_platform.core.rawdata import RawBatch, merged_distinct
 from sim_platform.core.resample import DAY_MS
 
 BRONZE_META_KEY = "sim_platform_bronze"
@@ -66,12 +66,9 @@ def bronze_table(batch: RawBatch, day: date, catalog: Catalog) -> tuple[pa.Table
 
     start = day_start_ms(day)
     end = start + DAY_MS
-    # the day's merge, as `resample.resample_day` does it: each file's rows are distinct already, so
-    # only rows in time two files share can repeat another file's (all rows when spans are unknown)
-    keep_n = distinct_rows(batch.num_sid, batch.num_ts, batch.num_val.view(np.int64), shared_time(batch, batch.num_ts))
-    keep_n &= (batch.num_ts >= start) & (batch.num_ts < end)
     t_codes, t_words = pd.factorize(batch.txt_val.astype(str)) if len(batch.txt_val) else (np.empty(0, np.int64), [])
-    keep_t = distinct_rows(batch.txt_sid, batch.txt_ts, np.asarray(t_codes, dtype=np.int64), shared_time(batch, batch.txt_ts))
+    keep_n, keep_t = merged_distinct(batch, np.asarray(t_codes, dtype=np.int64))  # the day's merge, as the ETL's
+    keep_n &= (batch.num_ts >= start) & (batch.num_ts < end)
     keep_t &= (batch.txt_ts >= start) & (batch.txt_ts < end)
 
     series_h = [catalog.place(p, t).hierarchy for p, t in batch.series]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sim_platform.core.bronze import bronze_relpath, write_bronze
 from sim_platform.core.catalog import default_catalog, load_catalog
-from sim_platform.core.etl import read_chunks, read_day
+from sim_platform.core.etl import largest_first, read_chunks, read_day
 from sim_platform.core.inputs import InputFile
 from sim_platform.core.parallel import process_pool
 from sim_platform.core.rawdata import clip, concat_batches
@@ -65,8 +65,7 @@ def bronze_day(day: str, files: list[InputFile], bronze_dir: str, config_path: s
 def bronze_days(files_by_day: dict[str, list[InputFile]], bronze_dir: str, config_path: str, workers: int) -> list[BronzeOutcome]:
     """Every day of `files_by_day`; days with files run in `workers` processes, the others are
     skipped without a task (a 60-day range with 4 days of data costs 4 days of work)."""
-    # the largest days first, as in the ETL: the last tasks of a run are then small ones
-    busy = sorted((d for d, files in files_by_day.items() if files), key=lambda d: (-_size(files_by_day[d]), d))
+    busy = largest_first({d: files for d, files in files_by_day.items() if files})  # as the ETL orders its days
     idle = [BronzeOutcome(d) for d in files_by_day if not files_by_day[d]]
     workers = max(1, min(workers, sum(len(files_by_day[d]) for d in busy) or 1))
     if workers == 1:
@@ -74,10 +73,6 @@ def bronze_days(files_by_day: dict[str, list[InputFile]], bronze_dir: str, confi
     else:
         done = _pipeline(files_by_day, busy, bronze_dir, config_path, workers)
     return sorted(done + idle, key=lambda o: o.day)
-
-
-def _size(files: list[InputFile]) -> int:
-    return sum(f.size for f in files)
 
 
 def _read_chunk(day: str, files: list[InputFile], config_path: str):

@@ -191,8 +191,7 @@ def finish_day(
     except OSError as exc:  # a path that cannot be written: this day fails, its old output stays
         result.failures.append(_write_failure(day, exc))
         return _timed(result, t0)
-    unknown = [f"{hd.hierarchy}/{c}" for hd in tables for c in hd.unknown_columns]
-    return _timed(_written(result, [hd.hierarchy for hd in tables], written, unknown, report), t0)
+    return _timed(_written(result, [hd.hierarchy for hd in tables], written, _unknown(tables), report), t0)
 
 
 def start_day(
@@ -226,6 +225,16 @@ def _written(result: DayResult, hierarchies: list[str], files: list[str], unknow
     result.distinct_rows = report["rows"]["distinct"]
     result.written = True
     return result
+
+
+def _unknown(tables: list[HierarchyDay]) -> list[str]:
+    return [f"{hd.hierarchy}/{c}" for hd in tables for c in hd.unknown_columns]
+
+
+def largest_first(files_by_day: dict) -> list:
+    """Days (the keys) by their input bytes, largest first: the last tasks of a run are then small
+    ones, so the cores finish together."""
+    return sorted(files_by_day, key=lambda d: (-sum(f.size for f in files_by_day[d]), d))
 
 
 def _timed(result: DayResult, t0: float) -> DayResult:
@@ -333,8 +342,7 @@ def run_etl(
             and publish.has_output(output, d)
         }
     )
-    # the largest days first: the last tasks of a run are then small ones, so the cores finish together
-    order = sorted((d for d in days if d not in kept and d not in same), key=lambda d: (-sum(f.size for f in days[d]), d))
+    order = largest_first({d: files for d, files in days.items() if d not in kept and d not in same})
     workers = max(1, min(workers or os.cpu_count() or 1, sum(len(days[d]) for d in order) or 1))
     cat_arg = str(config_path) if config_path else None
 
@@ -352,7 +360,7 @@ def run_etl(
         for d in order:
             done(process_day(days[d], d, _WORKER_STATE["target"], _WORKER_STATE["catalog"], skip_bad_files, config))
     elif order:
-        _run_pipeline(days, order, workers, cat_arg, str(output_dir), skip_bad_files, done, config)
+        _run_pipeline(days, order, workers, catalog, cat_arg, str(output_dir), skip_bad_files, done, config)
     summary.days.sort(key=lambda r: r.day)
     publish.tidy(output)
     summary.seconds = time.perf_counter() - t0
@@ -399,8 +407,7 @@ def _stage_task(batch: RawBatch, day: date, stage: str):
         files = stage_tables(publish.Stage(stage), tables, day)
     except OSError as exc:
         return _write_failure(day, exc)
-    unknown = [f"{hd.hierarchy}/{c}" for hd in tables for c in hd.unknown_columns]
-    return [quality.hierarchy_entry(hd) for hd in tables], files, unknown
+    return [quality.hierarchy_entry(hd) for hd in tables], files, _unknown(tables)
 
 
 def hierarchy_groups(batch: RawBatch, catalog: Catalog, k: int) -> list[np.ndarray]:
@@ -435,7 +442,7 @@ class _SplitDay:
     parts: list = field(default_factory=list)
 
 
-def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done, config=None) -> None:
+def _run_pipeline(days, order, workers, catalog, cat_arg, output, skip_bad_files, done, config=None) -> None:
     """Days over one persistent pool. While at least `workers` days are left, each day is one task
     (read, resample, validate, write in one worker: no rows cross a process boundary, and the parent
     holds nothing but results). The last days, fewer than the workers, are cut into read chunks
@@ -448,7 +455,6 @@ def _run_pipeline(days, order, workers, cat_arg, output, skip_bad_files, done, c
 
     import pandas  # noqa: F401  (pyarrow's to_numpy imports it: once here, not again in every forked worker)
 
-    catalog = load_catalog(cat_arg) if cat_arg else default_catalog()
     waiting = deque(order)
     parts: dict[date, list] = {}
     remaining: dict[date, int] = {}

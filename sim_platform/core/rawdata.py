@@ -95,8 +95,8 @@ class RawBatch:
     sources: list[str] = field(default_factory=list)
     flagged: Flagged = field(default_factory=Flagged.empty)
     #: [first, last] timestamp of each source, when every source's rows are distinct (a reader's
-    #: batch): sources whose spans do not overlap cannot share a sample, so the day's merge needs no
-    #: second deduplication (`distinct_across_sources`). Empty: unknown, deduplicate.
+    #: batch): a repeat of another source's row can only lie in time two spans share, so the day's
+    #: merge deduplicates only there (`shared_time`, `merged_distinct`). Empty: unknown, every row.
     spans: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
@@ -198,10 +198,18 @@ def distinct_rows(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray, candidat
     return keep
 
 
+def merged_distinct(batch: RawBatch, text_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The day's merge of readers' batches: which numeric and which text rows (`text_key`: a code
+    per text value) are distinct. Each source's rows are distinct already, so only rows in time two
+    sources share are compared (all rows when the spans are not known)."""
+    keep_num = distinct_rows(batch.num_sid, batch.num_ts, batch.num_val.view(np.int64), shared_time(batch, batch.num_ts))
+    keep_txt = distinct_rows(batch.txt_sid, batch.txt_ts, text_key, shared_time(batch, batch.txt_ts))
+    return keep_num, keep_txt
+
+
 def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes (int64, numbered in order of first appearance) and the distinct values, like
-    `pandas.factorize`, from Arrow's hash kernel: about twice as fast on the readers' keys, and the
-    ETL's workers need not import pandas at all."""
+    `pandas.factorize`, from Arrow's hash kernel: about twice as fast on the readers' keys."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

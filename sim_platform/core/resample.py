@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from sim_platform.core import quality
 from sim_platform.core.catalog import Catalog, SeriesInfo, Signal
-from sim_platform.core.rawdata import RawBatch, distinct_rows, shared_time
+from sim_platform.core.rawdata import RawBatch, merged_distinct
 
 BIN_MS = 5_000
 DAY_MS = 86_400_000
@@ -115,9 +115,7 @@ def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[H
     day_end = day_start_ms + DAY_MS
     batch = _numbers_of_text_columns_as_text(batch, series_col, flat)
 
-    # each file's rows are distinct already: a repeat of another file's row can only lie in time both share
-    keep = distinct_rows(batch.num_sid, batch.num_ts, batch.num_val.view(np.int64), shared_time(batch, batch.num_ts))
-    tkeep = distinct_rows(batch.txt_sid, batch.txt_ts, _codes(batch.txt_val)[0], shared_time(batch, batch.txt_ts))
+    keep, tkeep = merged_distinct(batch, _codes(batch.txt_val)[0])
     keep &= (batch.num_ts >= day_start_ms) & (batch.num_ts < day_end)
     num = _by_column(series_col, batch.num_sid[keep], batch.num_ts[keep], batch.num_val[keep])
     tkeep &= (batch.txt_ts >= day_start_ms) & (batch.txt_ts < day_end)

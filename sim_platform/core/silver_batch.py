@@ -131,8 +131,8 @@ def build_silver_days(
     present = sorted(d for d in days if (Path(bronze_dir) / bronze_relpath(date.fromisoformat(d))).is_file())
     skipped = [SilverDay(d, sorted(days[d]), SKIPPED, f"no bronze file for {d}") for d in sorted(set(days) - set(present))]
     Path(staging_dir).mkdir(parents=True, exist_ok=True)
-    if present:  # heavy libraries once, before the workers fork
-        import pandera.pandas  # noqa: F401
+    if present:  # heavy libraries once, before the workers fork (pyarrow's to_numpy imports pandas)
+        import pandas  # noqa: F401
     shares = max(1, workers)  # days are uneven (one sample day holds 55% of the rows): shares keep every core busy
     # largest day first (bronze bytes), so the pool does not end on a large share alone
     by_size = sorted(present, key=lambda d: -(Path(bronze_dir) / bronze_relpath(date.fromisoformat(d))).stat().st_size)
