@@ -184,6 +184,9 @@ def read_bronze(path: str | Path, hierarchies: list[str] | None = None) -> RawBa
         txt_val=np.asarray(texts, dtype=object),
         raw_rows=len(ts),
         sources=[str(path)],
+        # one source whose rows are distinct (the day's merge wrote them): the resampler's day merge
+        # has no time two sources share, so it compares no rows (see `rawdata.shared_time`)
+        spans=[(int(ts.min()), int(ts.max()))] if len(ts) else [],
     )
 
 
