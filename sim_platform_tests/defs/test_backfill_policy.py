@@ -38,3 +38,22 @@ def test_a_backfill_of_days_is_one_run_and_executes(platform, instance, generate
     assert len(list(platform.silver_root.glob("*/2024/07/0[12]/plot.png"))) == 2 * len(
         instance.get_dynamic_partitions("phase_module")
     )
+
+
+def test_bronze_and_everything_after_it_in_one_run(platform, instance, generated_runs):
+    """Selecting every layer (the UI's Materialize on the whole graph, or an asset backfill of all
+    four: same daily partitions and single-run policies, so Dagster puts them in one run) builds
+    each layer from the one before within the run: for one day, and for a range of days."""
+    platform.land(generated_runs, "runs/")
+    everything = [telemetry_day, *ASSETS]
+    r = materialize(everything, instance=instance, resources=platform.resources, partition_key="2024-07-01")
+    assert r.success
+    assert not [e for e in r.all_events if e.event_type_value == "STEP_SKIPPED"]
+    for name in ("bronze/telemetry_day", "silver/resampled_5s", "gold/module_day_plot", "gold/module_day_features"):
+        assert mat_partitions(r, name) == {"2024-07-01"}, name
+    days = ["2024-07-01", "2024-07-02"]
+    r = materialize(everything, instance=instance, resources=platform.resources, tags=range_tags(*days))
+    assert r.success
+    assert not [e for e in r.all_events if e.event_type_value == "STEP_SKIPPED"]
+    for name in ("bronze/telemetry_day", "silver/resampled_5s", "gold/module_day_plot", "gold/module_day_features"):
+        assert mat_partitions(r, name) == set(days), name

@@ -2,11 +2,16 @@
 hierarchy). The asset body picks the days and turns outcomes into events; the work is
 `core.bronze_batch` (days in parallel processes).
 
-Each day stands alone: a day is materialised as soon as it is written, a day without any input
-file is skipped (reported, not an error), and a day with a bad input fails alone -- its message
-names the file and the reason, and the run fails listing exactly those days after the others have
-been written and materialised. (Dagster materialises every partition of a ranged run's output at
-once, so the days are reported one by one as `AssetMaterialization` events instead.)
+Each day stands alone: a day without any input file is skipped (reported, not an error), and a
+day with a bad input fails alone -- its message names the file and the reason, and the run fails
+listing exactly those days after the others have been written and materialised.
+
+When every requested day is written, bronze yields its (`Nothing`) output, so the assets selected
+with it in the same run (silver, plots, features: the UI's Materialize on the whole graph, or an
+asset backfill, which puts a child in its parent's run) go on from it. Otherwise (Dagster
+materialises every partition of a ranged output at once, dagster-io/dagster#17836) the written days
+are materialised one by one as `AssetMaterialization` events, and the steps after bronze in that run
+are skipped: silver over the range, in its own run, skips the days without bronze.
 """
 
 from collections import Counter
@@ -18,10 +23,12 @@ from dagster import (
     AssetMaterialization,
     Failure,
     MetadataValue,
+    Nothing,
+    Output,
     asset,
 )
 
-from sim_platform.core.bronze_batch import bronze_days
+from sim_platform.core.bronze_batch import BronzeOutcome, bronze_days
 from sim_platform.core.inputs import plan_sources
 from sim_platform.core.landing import fetch_blob_sources, source_roots
 from sim_platform.core.rawdata import clip
@@ -41,6 +48,7 @@ def _links(day: str) -> str:
 @asset(
     key_prefix="bronze",
     group_name="bronze",
+    dagster_type=Nothing,
     partitions_def=daily_partitions,
     deps=[AssetDep(raw_files)],
     output_required=False,
@@ -71,32 +79,30 @@ def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_sto
         context.instance.add_dynamic_partitions(phase_module_partitions.name, new)
         context.log.info(f"new phase_module partitions: {new}")
     cache = f"downloaded {sum(len(s.transferred) for s in syncs)}, already cached {sum(len(s.skipped) for s in syncs)}"
-    for o in outcomes:
-        if o.ok and not o.skipped:
-            modules = o.summary.get("hierarchies", [])
-            yield AssetMaterialization(
-                asset_key=context.asset_key,
-                partition=o.day,
-                metadata={
-                    "files_read": o.files,
-                    "files_by_source": MetadataValue.json(
-                        dict(Counter(f.source.name if f.source else f.kind for f in by_day[o.day]))
-                    ),
-                    "raw_rows": o.summary.get("raw_rows", 0),
-                    "distinct_rows": o.summary.get("distinct_rows", 0),
-                    "bytes": o.summary.get("bytes", 0),
-                    "phase_modules": MetadataValue.json(modules),
-                    "rows_per_hierarchy": MetadataValue.json(o.summary.get("rows", {})),
-                    "downstream": MetadataValue.md(_links(o.day)),
-                    "raw_cache": cache,
-                },
-            )
     skipped = [o.day for o in outcomes if o.skipped]
     written = [o.day for o in outcomes if o.ok and not o.skipped]
+    failed = [o for o in outcomes if not o.ok]
+    metadata = {o.day: _day_metadata(o, by_day[o.day], cache) for o in outcomes if o.ok and not o.skipped}
+    if written and not skipped and not failed:
+        # Every requested day was written: the asset's output, so the layers selected with it in
+        # this run (silver, plots, features: one run, as the UI and an asset backfill launch them)
+        # go on; Dagster materialises the run's whole range.
+        for day, meta in metadata.items():
+            context.add_asset_metadata(meta, partition_key=day)
+        yield Output(None)
+    else:
+        # Dagster would materialise every partition of the range with an output; only the days
+        # written are materialised, one by one. Steps after bronze in this run are then skipped
+        # (Dagster's rule for a missing output): silver over the range in its own run reads them.
+        for day, meta in metadata.items():
+            yield AssetMaterialization(asset_key=context.asset_key, partition=day, metadata=meta)
+        if written:
+            context.log.info(
+                "not every day of the run was written: steps after bronze in this run are skipped; run them over the range next"
+            )
     if skipped:
         context.log.info(clip(f"{len(skipped)} day(s) without any raw file, skipped: {', '.join(skipped)}", 2000))
     context.log.info(f"{len(written)} day(s) written, {len(skipped)} without data, files by source: {plan.files_by_source()}")
-    failed = [o for o in outcomes if not o.ok]
     if failed:
         lines = [f"day {o.day} not written: {err}" for o in failed for err in o.errors]
         raise Failure(
@@ -112,6 +118,22 @@ def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_sto
             },
             allow_retries=False,  # bad input: a retry would fail the same way
         )
+
+
+def _day_metadata(o: BronzeOutcome, files: list, cache: str) -> dict:
+    """What the UI shows of one bronze day."""
+    modules = o.summary.get("hierarchies", [])
+    return {
+        "files_read": o.files,
+        "files_by_source": MetadataValue.json(dict(Counter(f.source.name if f.source else f.kind for f in files))),
+        "raw_rows": o.summary.get("raw_rows", 0),
+        "distinct_rows": o.summary.get("distinct_rows", 0),
+        "bytes": o.summary.get("bytes", 0),
+        "phase_modules": MetadataValue.json(modules),
+        "rows_per_hierarchy": MetadataValue.json(o.summary.get("rows", {})),
+        "downstream": MetadataValue.md(_links(o.day)),
+        "raw_cache": cache,
+    }
 
 
 telemetry_day = with_single_run(telemetry_day)
