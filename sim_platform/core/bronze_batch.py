@@ -110,7 +110,7 @@ def _pipeline(files_by_day, busy: list[str], bronze_dir: str, config_path: str, 
                 if len(waiting) + 1 >= workers:  # enough days left for every worker: a day per task
                     running[pool.submit(bronze_day, d, files_by_day[d], bronze_dir, config_path)] = ("day", d, 0)
                     continue
-                chunks = read_chunks(files_by_day[d])  # one of the last days: its files over every worker
+                chunks = read_chunks(files_by_day[d], workers)  # one of the last days: its files over every worker
                 parts[d], expected[d] = {}, len(chunks)
                 for i, chunk in enumerate(chunks):
                     running[pool.submit(_read_chunk, d, chunk, config_path)] = ("read", d, i)
