@@ -26,7 +26,7 @@ from sim_platform.core import failpoints, manifest, publish, quality
 from sim_platform.core.catalog import Catalog, SeriesError, default_catalog, load_catalog
 from sim_platform.core.inputs import InputFile, InputPlan, SourceRoot, plan_inputs, plan_sources
 from sim_platform.core.layout import LocalTarget, OutputTarget, day_start_ms, publishing, put_hierarchy_day
-from sim_platform.core.parallel import process_pool, reuse_freed_memory
+from sim_platform.core.parallel import process_pool
 from sim_platform.core.pipeline_config import source_formats_of
 from sim_platform.core.rawdata import InputError, RawBatch, clip, concat_batches, select_series
 from sim_platform.core.resample import DAY_MS, HierarchyDay, resample_day
@@ -312,7 +312,6 @@ def run_etl(
     others; at most `workers + 1` days are in flight, so memory does not grow with the number of days.
     """
     t0 = time.perf_counter()
-    reuse_freed_memory()  # this process merges and publishes days (and is the only worker when workers=1)
     output = Path(output_dir)
     if output.exists() and not output.is_dir():
         raise NotADirectoryError(f"output {output} is a file, not a folder")
