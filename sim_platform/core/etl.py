@@ -409,7 +409,9 @@ def _stage_task(batch: RawBatch, day: date, stage: str):
     except Exception as exc:
         return _build_failure(day, exc)
     try:
-        files = stage_tables(publish.Stage(stage), tables, day)
+        staged = publish.Stage(stage)
+        files = stage_tables(staged, tables, day)
+        staged.sync()
     except OSError as exc:
         return _write_failure(day, exc)
     return [quality.hierarchy_entry(hd) for hd in tables], files, _unknown(tables)
@@ -501,7 +503,7 @@ def _run_pipeline(days, order, workers, catalog, cat_arg, output, skip_bad_files
             entries = [e for p in sd.parts for e in p[0]]
             report = quality.report_from_entries(d, sd.raw_rows, entries, sd.flagged)
             try:
-                sd.pub.adopt([f for p in sd.parts for f in p[1]])
+                sd.pub.adopt([f for p in sd.parts for f in p[1]], synced=True)
                 sd.pub.put(quality.report_relpath(d), quality.report_bytes(report))
                 if sd.inputs_manifest is not None:
                     sd.pub.put(manifest.manifest_relpath(d), sd.inputs_manifest)

@@ -87,6 +87,18 @@ def stage_file(stage: Path, relpath: str, data: bytes) -> None:
     write_file(stage / relpath, data, durable=False)  # fsynced together in commit
 
 
+def fsync_all(paths: list[Path]) -> None:
+    """fsync files, then the folders holding them; many at once (threads) cost a fraction of one
+    after another."""
+    if not DURABLE or not paths:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(fsync_path, paths))
+        list(pool.map(fsync_path, {p.parent for p in paths}))
+
+
 class Stage:
     """Writes files into the staging folder of a `DayPublisher` that lives in another process (a
     worker staging part of a day's hierarchies); that publisher adopts the paths and commits."""
@@ -98,6 +110,11 @@ class Stage:
     def put(self, relpath: str, data: bytes) -> None:
         stage_file(self.folder, relpath, data)
         self.files.append(relpath)
+
+    def sync(self) -> None:
+        """Make this worker's files durable here, in parallel with the other workers, so the
+        publisher's commit (one process, the day's serial end) has only its own files to fsync."""
+        fsync_all([self.folder / rel for rel in self.files])
 
 
 class DayPublisher:
@@ -117,14 +134,18 @@ class DayPublisher:
         self.stage = self.root / STAGING / self.id
         self.stage.mkdir(parents=True)
         self.files: list[str] = []
+        self.synced: set[str] = set()  # adopted files their writer made durable already
 
     def put(self, relpath: str, data: bytes) -> None:
         stage_file(self.stage, relpath, data)
         self.files.append(relpath)
 
-    def adopt(self, relpaths: list[str]) -> None:
-        """Files other processes staged into this publisher's folder (`Stage`), now part of the day."""
+    def adopt(self, relpaths: list[str], synced: bool = False) -> None:
+        """Files other processes staged into this publisher's folder (`Stage`), now part of the day
+        (`synced`: their writer fsynced them, `Stage.sync`)."""
         self.files += relpaths
+        if synced:
+            self.synced.update(relpaths)
 
     # ------------------------------------------------------------------ commit
     def _moves(self) -> list[list[str | None]]:
@@ -148,16 +169,9 @@ class DayPublisher:
         return moves
 
     def commit(self) -> None:
-        # every staged file and folder durable before the journal commits; many fsyncs at once
-        # (threads) cost a fraction of one after another
-        from concurrent.futures import ThreadPoolExecutor
-
-        staged = [self.stage / rel for rel in self.files]
-        folders = {self.stage, *(p.parent for p in staged)}
-        if DURABLE:
-            with ThreadPoolExecutor(16) as pool:
-                list(pool.map(fsync_path, staged))
-                list(pool.map(fsync_path, folders))
+        # every staged file and folder durable before the journal commits
+        fsync_all([self.stage / rel for rel in self.files if rel not in self.synced])
+        fsync_path(self.stage)
         journal = {
             "day": self.day.isoformat(),
             "stage": str(self.stage.relative_to(self.root)),
