@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -272,11 +273,13 @@ def report_from_entries(day: date, raw_rows: int, entries: list, flagged_summary
     return _with_totals(report)
 
 
-def merge_reports(old: dict | None, new: dict) -> dict:
-    """`new` replaces the hierarchies it covers in `old`; the other hierarchies of `old` stay."""
+def merge_reports(old: dict | None, new: dict, rebuilt: Iterable[str] = ()) -> dict:
+    """`new` replaces, in `old`, the hierarchies it covers and those `rebuilt` (a rebuilt hierarchy
+    without samples now is in none of `new`'s entries, and its old ones must go with its files);
+    the other hierarchies of `old` stay."""
     if not old or old.get("version") != REPORT_VERSION or old.get("day") != new["day"]:
         return new
-    replaced = set(new["hierarchies"])
+    replaced = set(new["hierarchies"]) | set(rebuilt)
     merged = {"version": REPORT_VERSION, "day": new["day"], "raw_rows": new["raw_rows"]}
     merged["hierarchies"] = {**{h: v for h, v in old["hierarchies"].items() if h not in replaced}, **new["hierarchies"]}
     for s in SECTIONS:

@@ -310,7 +310,7 @@ def store_day(spec: TargetSpec, day: SilverDay) -> int:
     target = spec.open()
     d = date.fromisoformat(day.day)
     staged = day.files()
-    report = quality.merge_reports(_stored_report(target, d), day.report)
+    report = quality.merge_reports(_stored_report(target, d), day.report, rebuilt=day.phase_modules)
     threads = WRITER_THREADS if spec.kind == "local" else DEFAULT_CONCURRENCY
     with publishing(target, d, day.phase_modules) as pub, ThreadPoolExecutor(threads) as writers:
         list(writers.map(lambda f: pub.put(*f), staged))

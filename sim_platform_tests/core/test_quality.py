@@ -273,3 +273,29 @@ def test_a_series_outside_the_plant_is_reported_not_turned_into_a_folder(tmp_pat
     assert not (tmp_path / "out/phase99_module1").exists()
     assert "module_voltage" not in pq.read_schema(tmp_path / "out/system/2024/07/05/10.parquet").names
     assert "samples outside the plant, not written (1 day(s)): 16" in capsys.readouterr().out
+
+
+def test_a_rebuilt_module_without_samples_leaves_the_merged_report(tmp_path):
+    """Rebuilding some modules of a day merges their new report entries into the stored report. A
+    rebuilt module that has no samples any more (its files are removed) must leave the report too,
+    with every finding of it; modules that were not rebuilt keep theirs."""
+    from sim_platform.core.quality import merge_reports
+
+    t0 = epoch(f"{DAY}T10:00:00")
+    secs = [0, 300, 1000]  # gaps over the fill limit in both modules
+    both = [(t0 + s, "module_voltage", "50", module_tags(2, m)) for m in (3, 4) for s in secs]
+    write_export(tmp_path / "old/a.parquet", both)
+    write_export(tmp_path / "new/a.parquet", [r for r in both if r[3] == module_tags(2, 3)])
+    assert run_etl(tmp_path / "old", tmp_path / "out_old", workers=1).ok
+    assert run_etl(tmp_path / "new", tmp_path / "out_new", workers=1).ok
+    old, new = report(tmp_path / "out_old"), report(tmp_path / "out_new")
+    assert set(old["hierarchies"]) == {"phase2_module3", "phase2_module4"} and "phase2_module4/module_voltage" in old["gaps"]
+
+    merged = merge_reports(old, new, rebuilt=["phase2_module3", "phase2_module4"])
+    assert set(merged["hierarchies"]) == {"phase2_module3"}
+    assert list(merged["gaps"]) == ["phase2_module3/module_voltage"]
+    assert merged["gap_count"] == new["gap_count"] and merged["rows"] == new["rows"]
+    # a rebuild of phase2_module3 alone keeps phase2_module4 as it was
+    kept = merge_reports(old, new, rebuilt=["phase2_module3"])
+    assert set(kept["hierarchies"]) == {"phase2_module3", "phase2_module4"}
+    assert kept["gaps"]["phase2_module4/module_voltage"] == old["gaps"]["phase2_module4/module_voltage"]
