@@ -53,3 +53,34 @@ def test_hierarchy_groups_cover_every_series_once_and_balance_the_samples(rare_e
     samples = np.bincount(batch.num_sid, minlength=len(hierarchy)) + np.bincount(batch.txt_sid, minlength=len(hierarchy))
     loads = [int(samples[g].sum()) for g in groups]
     assert max(loads) <= 1.2 * min(loads), loads
+
+
+def test_a_structural_break_in_one_workers_share_fails_the_whole_day(rare_exports, tmp_path, monkeypatch):
+    """One worker's share of a split day breaks the hour-file contract (a resampler bug that breaks
+    the 5 s grid of one hierarchy): the day fails as a unit, with the reason in one line; not one
+    hierarchy of it is replaced (the other worker's share was staged, and is dropped), and no
+    staging or journal is left behind."""
+    from sim_platform.core import etl as etl_module
+
+    days = sorted({p.parent for p in rare_exports.rglob("*.parquet")})
+    one_day = days[len(days) // 2]
+    out = tmp_path / "out"
+    assert run_etl(one_day, out, workers=2).ok
+    before = _files(out)
+    real = etl_module.resample_day
+
+    def broken(batch, day_start_ms, catalog):  # in the worker that gets phase1_module1
+        tables = real(batch, day_start_ms, catalog)
+        for hd in tables:
+            if hd.hierarchy == "phase1_module1":
+                hd.table = hd.table.set_column(0, "timestamp", hd.table.column(0).take(np.r_[1 : len(hd.table), 0]))
+        return tables
+
+    monkeypatch.setattr(etl_module, "resample_day", broken)  # the workers are forked: they see it too
+    summary = run_etl(one_day, out, workers=2, force=True)
+    (day,) = summary.days
+    assert not day.written and len(day.failures) == 1
+    assert day.failures[0].startswith(f"day {day.day}: not written: StructuralError: phase1_module1: timestamp:")
+    assert len(day.failures[0]) <= 300
+    assert _files(out) == before  # the day exactly as it was
+    assert not list(out.glob(".staging/*")) and not list(out.glob(".journal/*"))
