@@ -84,7 +84,7 @@ def day_lock(root: Path, day: date):
 
 def stage_file(stage: Path, relpath: str, data: bytes) -> None:
     failpoints.hit("write")
-    write_file(stage / relpath, data, durable=False)  # fsynced together in commit
+    write_file(stage / relpath, data, durable=False)  # fsynced together: in commit, or by Stage.sync
 
 
 def fsync_all(paths: list[Path]) -> None:
