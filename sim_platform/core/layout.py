@@ -207,12 +207,6 @@ def put_hierarchy_day(pub, hd: HierarchyDay, day: date) -> list[str]:
     return written
 
 
-def write_hierarchy_day(target: OutputTarget, hd: HierarchyDay, day: date) -> list[str]:
-    """Replace the hour files of one (hierarchy, day) as one unit; returns the paths written."""
-    with publishing(target, day, [hd.hierarchy]) as pub:
-        return put_hierarchy_day(pub, hd, day)
-
-
 @dataclass
 class StoredDay:
     """The hour files of one (hierarchy, day) read back: the table of the hours present (in time

@@ -1,6 +1,6 @@
 """Where silver and gold files go: a local folder or a blob container, behind one small protocol.
 
-`core.layout.write_hierarchy_day` writes through `put/list_day/delete` (`layout.OutputTarget`);
+`core.layout.publishing` writes a day through `put/list_day/delete` (`layout.OutputTarget`);
 `BlobTarget` gives a blob container the same methods, so the same rules (hour naming, stale-hour
 removal) apply to blobs. A blob appears in one commit (a single upload), so readers never see half
 a file. Bytes are staged in a temporary file because the store uploads files (which also records

@@ -79,10 +79,10 @@ def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_sto
         context.instance.add_dynamic_partitions(phase_module_partitions.name, new)
         context.log.info(f"new phase_module partitions: {new}")
     cache = f"downloaded {sum(len(s.transferred) for s in syncs)}, already cached {sum(len(s.skipped) for s in syncs)}"
-    skipped = [o.day for o in outcomes if o.skipped]
-    written = [o.day for o in outcomes if o.ok and not o.skipped]
-    failed = [o for o in outcomes if not o.ok]
     metadata = {o.day: _day_metadata(o, by_day[o.day], cache) for o in outcomes if o.ok and not o.skipped}
+    written = list(metadata)
+    skipped = [o.day for o in outcomes if o.skipped]
+    failed = [o for o in outcomes if not o.ok]
     if written and not skipped and not failed:
         # Every requested day was written: the asset's output, so the layers selected with it in
         # this run (silver, plots, features: one run, as the UI and an asset backfill launch them)
