@@ -460,8 +460,6 @@ def _run_pipeline(days, order, workers, catalog, cat_arg, output, skip_bad_files
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    import pandas  # noqa: F401  (pyarrow's to_numpy imports it: once here, not again in every forked worker)
-
     waiting = deque(order)
     parts: dict[date, list] = {}
     remaining: dict[date, int] = {}

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from sim_platform.core import quality
 from sim_platform.core.catalog import Catalog, SeriesInfo, Signal
-from sim_platform.core.rawdata import RawBatch, merged_distinct
+from sim_platform.core.rawdata import RawBatch, arrow_strings, arrow_view, merged_distinct
 
 BIN_MS = 5_000
 DAY_MS = 86_400_000
@@ -121,14 +121,14 @@ def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[H
     tkeep &= (batch.txt_ts >= day_start_ms) & (batch.txt_ts < day_end)
     t_codes, words = _codes(batch.txt_val[tkeep])
     txt = _by_column(series_col, batch.txt_sid[tkeep], batch.txt_ts[tkeep], t_codes)
-    words_arr = np.array(words, dtype=object)
+    words_arr = arrow_strings(words)
     samples = np.bincount(batch.num_sid[keep], minlength=len(batch.series)) + np.bincount(
         batch.txt_sid[tkeep], minlength=len(batch.series)
     )
     series_findings = _series_findings(catalog, placed, batch.series, samples)
 
     timestamps = (
-        pa.array(day_start_ms + np.arange(BINS_PER_DAY, dtype=np.int64) * BIN_MS, pa.int64())
+        arrow_view(day_start_ms + np.arange(BINS_PER_DAY, dtype=np.int64) * BIN_MS)
         .cast(pa.timestamp("ms", tz="UTC"))
         .cast(pa.timestamp("ns", tz="UTC"))
     )
@@ -144,11 +144,13 @@ def resample_day(batch: RawBatch, day_start_ms: int, catalog: Catalog) -> list[H
         for i, (name, sig) in enumerate(cols.items()):
             ok = valid[i]
             if sig.kind == "text":
-                codes = np.where(ok, filled[i], 0).astype(np.int64)
-                vals = np.where(ok, words_arr[codes], None) if len(words) else np.full(len(codes), None)
-                arr = pa.array(vals, pa.string())
+                arr = (
+                    words_arr.take(arrow_view(np.where(ok, filled[i], 0).astype(np.int64), ok))
+                    if len(words)
+                    else pa.nulls(len(ok), pa.string())
+                )
             else:
-                arr = pa.array(filled[i], pa.float64(), mask=~ok)
+                arr = arrow_view(filled[i], ok)
             arrays.append(arr)
             fields.append(pa.field(name, arr.type))
             meta[name] = column_meta(sig)

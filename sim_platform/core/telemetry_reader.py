@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sim_platform.core.catalog import Catalog
-from sim_platform.core.rawdata import InputError, RawBatch, distinct_mask, factorize
+from sim_platform.core.rawdata import InputError, RawBatch, distinct_mask, factorize, numpy_view
 
 REQUIRED = ("timestamp", "payload_type", "value", "tags")
 _DICT_COLUMNS = ["payload_type", "value", "tags.list.element.list.element"]
@@ -90,8 +90,8 @@ def _timestamps_ms(path: Path, col: pa.ChunkedArray) -> np.ndarray:
         raise InputError(path, f"{col.null_count} rows have no timestamp")
     arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     if pa.types.is_timestamp(arr.type):
-        return pc.cast(arr, pa.timestamp("ms", tz=arr.type.tz)).cast(pa.int64()).to_numpy()
-    values = arr.to_numpy().astype(np.int64)
+        return numpy_view(pc.cast(arr, pa.timestamp("ms", tz=arr.type.tz)))
+    values = numpy_view(arr).astype(np.int64)
     if not len(values):
         return values
     return values * _epoch_to_ms(path, int(values.min()), int(values.max()))
@@ -118,13 +118,13 @@ def _dict_parts(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     if not pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_encode()
-    return arr.indices.to_numpy(zero_copy_only=False), arr.dictionary
+    return numpy_view(arr.indices), arr.dictionary
 
 
 def _parse_numbers(dictionary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Float value and is-numeric flag for every dictionary entry."""
     try:
-        return pc.cast(dictionary, pa.float64()).to_numpy(zero_copy_only=False), np.ones(len(dictionary), bool)
+        return numpy_view(pc.cast(dictionary, pa.float64())), np.ones(len(dictionary), bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         vals = np.full(len(dictionary), np.nan)
         ok = np.zeros(len(dictionary), bool)
@@ -137,20 +137,25 @@ def _parse_numbers(dictionary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return vals, ok
 
 
-def _row_series(path: Path, tags_col: pa.ChunkedArray, n: int) -> tuple[np.ndarray, list[tuple]]:
-    """Per-row tag-set code, and the tags (in file order) of each code.
+def _row_series(
+    path: Path, tags_col: pa.ChunkedArray, payload: np.ndarray, n_payloads: int
+) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
+    """Per-row series code (tag set and payload type, numbered in order of first appearance), and
+    for each code its payload code and its tags (in file order).
 
     Every distinct (key, value) pair of the file gets a bit; a row's tag set is the OR of its bits,
-    kept in 63-bit words so any number of distinct pairs works. Rows are identified by their words
-    and their pair count (so a pair given twice is not merged away), and each identity is decoded
-    once, from its first row.
+    kept in 63-bit words so any number of distinct pairs works. Rows are identified by their words,
+    their payload and their pair count (so a pair given twice is not merged away), and each
+    identity is decoded once, from its first row. In the usual file (a few dozen pairs, a few dozen
+    payload types) the bits and the payload share one 64-bit key, so one hash pass numbers the series.
     """
+    n = len(payload)
     tags = tags_col.combine_chunks() if tags_col.num_chunks != 1 else tags_col.chunk(0)
     if tags.null_count:
         tags = pc.fill_null(tags, pa.scalar([], tags.type))
-    outer = tags.offsets.to_numpy()
+    outer = numpy_view(tags.offsets)
     pairs = tags.values
-    inner = pairs.offsets.to_numpy()[outer[0] : outer[-1] + 1]
+    inner = numpy_view(pairs.offsets)[outer[0] : outer[-1] + 1]
     if pairs.null_count or (len(inner) > 1 and not np.all(np.diff(inner) == 2)):
         raise InputError(path, "malformed tags: every tag must be a [key, value] pair")
     leaves = pairs.values.slice(inner[0], inner[-1] - inner[0]) if len(inner) > 1 else pairs.values.slice(0, 0)
@@ -158,47 +163,55 @@ def _row_series(path: Path, tags_col: pa.ChunkedArray, n: int) -> tuple[np.ndarr
         raise InputError(path, "malformed tags: a tag key or value is null")
     if not pa.types.is_dictionary(leaves.type):
         leaves = leaves.dictionary_encode()
-    codes = leaves.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = numpy_view(leaves.indices)
     words = leaves.dictionary.to_pylist()
     k_code, v_code = codes[0::2], codes[1::2]
-    pair_code = k_code * len(words) + v_code
+    payload_bits = max(int(n_payloads - 1).bit_length(), 1)
     if len(words) ** 2 <= 1 << 16:  # the usual case: a dense lookup table beats hashing
+        pair_code = k_code.astype(np.int32) * np.int32(len(words)) + v_code
         present = np.bincount(pair_code, minlength=len(words) ** 2) > 0
-        slot = (np.cumsum(present) - 1)[pair_code]
-    else:
-        slot, _ = factorize(pair_code)
-    row_starts = outer[:-1] - outer[0]
-    counts = np.diff(outer).astype(np.int64)
-    nonempty = counts > 0
-    n_words = int(slot.max()) // 63 + 1 if len(slot) else 0
-    row_code = None
-    for word in range(n_words):
-        if n_words == 1:
-            bits = np.left_shift(np.uint64(1), slot.astype(np.uint64))
+        slot_of_pair = np.cumsum(present) - 1
+        n_slots = int(slot_of_pair[-1]) + 1 if len(slot_of_pair) else 0
+        if n_slots + payload_bits <= 64:  # each pair's bit, above the payload's, by one gather
+            bits = np.left_shift(np.uint64(1), np.maximum(slot_of_pair, 0).astype(np.uint64) + np.uint64(payload_bits))[pair_code]
         else:
-            bits = np.where(slot // 63 == word, np.left_shift(np.uint64(1), (slot % 63).astype(np.uint64)), np.uint64(0))
+            slot = slot_of_pair[pair_code]
+    else:
+        slot, _ = factorize(k_code.astype(np.int64) * len(words) + v_code)
+        n_slots = int(slot.max()) + 1 if len(slot) else 0
+        if n_slots + payload_bits <= 64:
+            bits = np.left_shift(np.uint64(1), slot.astype(np.uint64) + np.uint64(payload_bits))
+    row_starts = outer[:-1] - outer[0]
+    counts = np.diff(outer)
+    nonempty = counts > 0
+    if n_slots + payload_bits <= 64:  # one word holds the tag bits and the payload
         mask = np.zeros(n, dtype=np.uint64)
         mask[nonempty] = np.bitwise_or.reduceat(bits, row_starts[nonempty])
-        word_code, word_uniq = factorize(mask)
-        row_code = word_code if row_code is None else factorize(row_code * np.int64(len(word_uniq)) + word_code)[0]
-        if n_words == 1 and np.any(np.bitwise_count(mask).astype(np.int64) != counts):
+        if np.any(np.bitwise_count(mask) != counts):
             raise InputError(path, "malformed tags: the same tag is given twice in one row")
-    if row_code is None:
+        sid, _ = factorize(mask | payload.astype(np.uint64))
+    else:  # many distinct pairs: a word of 63 bits at a time, then the pair count and the payload
         row_code = np.zeros(n, np.int64)
-    elif n_words > 1:  # pair counts tell rows with a repeated pair apart; decoding then reports them
+        for word in range(n_slots // 63 + 1):
+            bits = np.where(slot // 63 == word, np.left_shift(np.uint64(1), (slot % 63).astype(np.uint64)), np.uint64(0))
+            mask = np.zeros(n, dtype=np.uint64)
+            mask[nonempty] = np.bitwise_or.reduceat(bits, row_starts[nonempty])
+            word_code, word_uniq = factorize(mask)
+            row_code = factorize(row_code * np.int64(len(word_uniq)) + word_code)[0]
         row_code = factorize(row_code * np.int64(counts.max() + 1) + counts)[0]
-    n_codes = int(row_code.max()) + 1 if n else 0
-    first_rows = np.full(n_codes, -1, np.int64)
-    first_rows[row_code[::-1]] = np.arange(n - 1, -1, -1)
+        sid, _ = factorize(row_code * np.int64(n_payloads) + payload)
+    n_codes = int(sid.max()) + 1 if n else 0
+    first_rows = np.empty(n_codes, np.int64)
+    first_rows[sid[::-1]] = np.arange(n - 1, -1, -1)
     # decode each distinct row once: gather the pairs of all first rows in one go, then split
-    n_pairs = counts[first_rows]
+    n_pairs = counts[first_rows].astype(np.int64)
     ends = np.cumsum(n_pairs)
     take = np.repeat(row_starts[first_rows] - (ends - n_pairs), n_pairs) + np.arange(int(ends[-1]) if len(ends) else 0)
     word_arr = np.array(words, dtype=object)
     keys, values = word_arr[k_code[take]].tolist(), word_arr[v_code[take]].tolist()
     bounds = [0, *ends.tolist()]
     decoded = [tuple(zip(keys[a:b], values[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
-    return row_code.astype(np.int64), decoded
+    return sid, payload[first_rows], decoded
 
 
 def read_telemetry(path: str | Path, catalog: Catalog, day_ms: tuple[int, int] | None = None) -> RawBatch:
@@ -230,7 +243,6 @@ def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms:
     """The canonical long table (`timestamp`, `payload_type`, `value` as text, `tags` as a list of
     [key, value] pairs) of one file -> `RawBatch`. Every reader ends here, so the checks and the
     deduplication below are the same for parquet, CSV and JSON sources."""
-    n = table.num_rows
     ts = _timestamps_ms(path, table.column("timestamp"))
     lo, hi = catalog.valid_time_range_ms
     bad = (ts < lo) | (ts >= hi)
@@ -242,12 +254,9 @@ def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms:
         raise InputError(path, f"{table.column('value').null_count} rows have a null value")
     p_idx, p_dict = _dict_parts(table.column("payload_type"))
     v_idx, v_dict = _dict_parts(table.column("value"))
-    tag_code, tag_sets = _row_series(path, _tags_as_pairs(table.column("tags")), n)
-
-    combined = tag_code * np.int64(len(p_dict)) + p_idx
-    sid, uniq = factorize(combined)
+    sid, series_payload, series_tags = _row_series(path, _tags_as_pairs(table.column("tags")), p_idx, len(p_dict))
     payloads = p_dict.to_pylist()
-    series = [(payloads[int(c) % len(payloads)], tag_sets[int(c) // len(payloads)]) for c in uniq]
+    series = [(payloads[p], tags) for p, tags in zip(series_payload.tolist(), series_tags)]
 
     if day_ms is not None:
         keep = (ts >= day_ms[0]) & (ts < day_ms[1])

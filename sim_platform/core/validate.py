@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from sim_platform.core.catalog import Catalog, Signal
+from sim_platform.core.rawdata import numpy_view
 from sim_platform.core.resample import BIN_MS, BINS_PER_HOUR
 
 if TYPE_CHECKING:  # pandas is imported by pandera, which runs only to describe a break
@@ -150,7 +151,7 @@ def arrow_problem(table: pa.Table, columns: dict[str, Signal]) -> str | None:
             return f"{name}: text values must be strings (the column is {t})"
         if sig.kind != "text" and t != pa.float64():
             return f"{name}: expected float64, got {t}"
-    ns = ts.to_numpy().view(np.int64) if ts.num_chunks == 1 else ts.combine_chunks().to_numpy().view(np.int64)
+    ns = numpy_view(ts)
     if not increasing(ns):
         return "timestamp: timestamps must increase"
     if not on_grid(ns):
