@@ -271,7 +271,7 @@ def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return numpy_view(encoded.indices).astype(np.int64), numpy_view(encoded.dictionary)
 
 
-def distinct_mask(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray) -> np.ndarray:
+def distinct_mask(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray, step: int | None = None) -> np.ndarray:
     """True for the first occurrence of each distinct (series, timestamp, value) row.
 
     Linear: rows are grouped by (series, timestamp), and a row is a duplicate when its value equals
@@ -279,11 +279,13 @@ def distinct_mask(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray) -> np.nd
     in the sample data, but possible) keep one row per distinct value. The groups are numbered by
     a dense table when series x time steps is small (one file: a few hundred series over a quarter
     of an hour of whole seconds), which is three times faster than hashing; else by hashing.
+    `step`: a divisor of every timestamp, when the caller knows one (epoch seconds: 1000 ms);
+    else it is found here.
     """
     n = len(ts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    first = _first_of_group(sid.astype(np.int64, copy=False), ts)
+    first = _first_of_group(sid.astype(np.int64, copy=False), ts, step)
     keep = first == np.arange(n)
     conflict = val_key != val_key[first]
     if conflict.any():
@@ -295,22 +297,23 @@ def distinct_mask(sid: np.ndarray, ts: np.ndarray, val_key: np.ndarray) -> np.nd
     return keep
 
 
-def _first_of_group(sid: np.ndarray, ts: np.ndarray) -> np.ndarray:
+def _first_of_group(sid: np.ndarray, ts: np.ndarray, step: int | None) -> np.ndarray:
     """For every row, the first row with its (series, timestamp)."""
     n = len(ts)
     lo, hi = int(ts.min()), int(ts.max())
-    step = 1000 if not np.any(ts % 1000) else 1
+    if step is None:
+        step = 1000 if not np.any(ts % 1000) else 1
     steps = (hi - lo) // step + 1
     n_sid = int(sid.max()) + 1
-    rows = np.arange(n - 1, -1, -1)
+    rows = np.arange(n - 1, -1, -1, dtype=np.int32 if n < 1 << 31 else np.int64)
     if n_sid * steps <= max(4 * n, 1 << 20):
         key = sid * np.int64(steps) + (ts - lo) // step
-        table = np.empty(n_sid * steps, np.int64)  # only slots some row has are written, then read
+        table = np.empty(n_sid * steps, rows.dtype)  # only slots some row has are written, then read
         table[key[::-1]] = rows  # the last write per slot is its first row
         return table[key]
     if n_sid >= 1 << 20:  # any series identity, made small enough to share an int64 with the time
         sid = factorize(sid)[0]
     codes, uniques = factorize(sid * np.int64(1 << 43) + (ts - lo))
-    first = np.empty(len(uniques), dtype=np.int64)
+    first = np.empty(len(uniques), dtype=rows.dtype)
     first[codes[::-1]] = rows
     return first[codes]

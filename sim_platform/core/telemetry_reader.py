@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sim_platform.core.catalog import Catalog
-from sim_platform.core.rawdata import InputError, RawBatch, distinct_mask, factorize, numpy_view
+from sim_platform.core.rawdata import InputError, RawBatch, arrow_view, distinct_mask, factorize, numpy_view
 
 REQUIRED = ("timestamp", "payload_type", "value", "tags")
 _DICT_COLUMNS = ["payload_type", "value", "tags.list.element.list.element"]
@@ -81,20 +81,22 @@ def timestamp_range_ms(path: Path) -> tuple[int, int] | None:
     if lo is not None and pa.types.is_integer(pf.schema_arrow.field("timestamp").type):
         f = _epoch_to_ms(path, int(lo), int(hi))
         return int(lo) * f, int(hi) * f
-    ts = _timestamps_ms(path, pf.read(columns=["timestamp"]).column("timestamp"))
+    ts, _ = _timestamps_ms(path, pf.read(columns=["timestamp"]).column("timestamp"))
     return int(ts.min()), int(ts.max())
 
 
-def _timestamps_ms(path: Path, col: pa.ChunkedArray) -> np.ndarray:
+def _timestamps_ms(path: Path, col: pa.ChunkedArray) -> tuple[np.ndarray, bool]:
+    """Epoch milliseconds, and whether they are whole seconds by construction (epoch seconds)."""
     if col.null_count:
         raise InputError(path, f"{col.null_count} rows have no timestamp")
     arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     if pa.types.is_timestamp(arr.type):
-        return numpy_view(pc.cast(arr, pa.timestamp("ms", tz=arr.type.tz)))
+        return numpy_view(pc.cast(arr, pa.timestamp("ms", tz=arr.type.tz))), False
     values = numpy_view(arr).astype(np.int64)
     if not len(values):
-        return values
-    return values * _epoch_to_ms(path, int(values.min()), int(values.max()))
+        return values, False
+    factor = _epoch_to_ms(path, int(values.min()), int(values.max()))
+    return values * factor, factor == 1000
 
 
 def _tags_as_pairs(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -121,20 +123,34 @@ def _dict_parts(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return numpy_view(arr.indices), arr.dictionary
 
 
+#: a plain decimal number, which Arrow's cast and Python's `float` both parse to the nearest double
+_DECIMAL = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
 def _parse_numbers(dictionary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Float value and is-numeric flag for every dictionary entry."""
+    """Float value and is-numeric flag for every dictionary entry.
+
+    Arrow casts the whole dictionary when every entry is a number. A file with text states (IDLE,
+    FAULT) has a few entries that are not: the plain decimals are still cast by Arrow, and only the
+    rest ("nan", " 5", "IDLE") go through Python's `float`, one by one."""
     try:
         return numpy_view(pc.cast(dictionary, pa.float64())), np.ones(len(dictionary), bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        vals = np.full(len(dictionary), np.nan)
-        ok = np.zeros(len(dictionary), bool)
-        for i, s in enumerate(dictionary.to_pylist()):
-            try:
-                vals[i] = float(s)
-                ok[i] = True
-            except (TypeError, ValueError):
-                pass
-        return vals, ok
+        pass
+    decimal = pc.match_substring_regex(dictionary, _DECIMAL)  # a null entry: in neither list below
+    vals = np.full(len(dictionary), np.nan)
+    ok = np.zeros(len(dictionary), bool)
+    cast = numpy_view(pc.indices_nonzero(decimal))
+    vals[cast] = numpy_view(pc.cast(dictionary.filter(decimal), pa.float64()))
+    ok[cast] = True
+    rest = numpy_view(pc.indices_nonzero(pc.invert(decimal)))
+    for i, s in zip(rest.tolist(), dictionary.take(arrow_view(rest)).to_pylist()):
+        try:
+            vals[i] = float(s)
+            ok[i] = True
+        except (TypeError, ValueError):
+            pass
+    return vals, ok
 
 
 def _row_series(
@@ -168,7 +184,8 @@ def _row_series(
     k_code, v_code = codes[0::2], codes[1::2]
     payload_bits = max(int(n_payloads - 1).bit_length(), 1)
     if len(words) ** 2 <= 1 << 16:  # the usual case: a dense lookup table beats hashing
-        pair_code = k_code.astype(np.int32) * np.int32(len(words)) + v_code
+        pair_code = k_code.astype(np.int32, copy=False) * np.int32(len(words))
+        pair_code += v_code
         present = np.bincount(pair_code, minlength=len(words) ** 2) > 0
         slot_of_pair = np.cumsum(present) - 1
         n_slots = int(slot_of_pair[-1]) + 1 if len(slot_of_pair) else 0
@@ -185,8 +202,11 @@ def _row_series(
     counts = np.diff(outer)
     nonempty = counts > 0
     if n_slots + payload_bits <= 64:  # one word holds the tag bits and the payload
-        mask = np.zeros(n, dtype=np.uint64)
-        mask[nonempty] = np.bitwise_or.reduceat(bits, row_starts[nonempty])
+        if nonempty.all():  # the usual case: every row has tags
+            mask = np.bitwise_or.reduceat(bits, row_starts) if n else np.zeros(0, np.uint64)
+        else:
+            mask = np.zeros(n, dtype=np.uint64)
+            mask[nonempty] = np.bitwise_or.reduceat(bits, row_starts[nonempty])
         if np.any(np.bitwise_count(mask) != counts):
             raise InputError(path, "malformed tags: the same tag is given twice in one row")
         sid, _ = factorize(mask | payload.astype(np.uint64))
@@ -203,15 +223,35 @@ def _row_series(
     n_codes = int(sid.max()) + 1 if n else 0
     first_rows = np.empty(n_codes, np.int64)
     first_rows[sid[::-1]] = np.arange(n - 1, -1, -1)
-    # decode each distinct row once: gather the pairs of all first rows in one go, then split
-    n_pairs = counts[first_rows].astype(np.int64)
+    return sid, payload[first_rows], _tag_sets(words, first_rows, row_starts, counts, codes)
+
+
+#: decoded tag sets by the file's tag words, then by the codes of their pairs in row order: the
+#: files of one exporter share both, so a day decodes each tag set about once, not once per file
+_TAG_SETS: dict[tuple, dict[bytes, tuple]] = {}
+
+
+def _tag_sets(words: list[str], rows: np.ndarray, row_starts: np.ndarray, counts: np.ndarray, codes: np.ndarray) -> list[tuple]:
+    """The tags of the rows `rows` (the first row of each series), in their order. The rows' pair
+    codes are gathered in one go and cut into one bytes key per row; only keys not seen in an
+    earlier file with the same words are decoded to strings."""
+    if len(_TAG_SETS) > 64:
+        _TAG_SETS.clear()
+    known = _TAG_SETS.setdefault(tuple(words), {})
+    n_pairs = counts[rows].astype(np.int64)
     ends = np.cumsum(n_pairs)
-    take = np.repeat(row_starts[first_rows] - (ends - n_pairs), n_pairs) + np.arange(int(ends[-1]) if len(ends) else 0)
-    word_arr = np.array(words, dtype=object)
-    keys, values = word_arr[k_code[take]].tolist(), word_arr[v_code[take]].tolist()
+    take = np.repeat(row_starts[rows] - (ends - n_pairs), n_pairs) + np.arange(int(ends[-1]) if len(ends) else 0)
+    pairs = codes.reshape(-1, 2)[take]
+    blob, width = pairs.tobytes(), pairs.itemsize * 2
     bounds = [0, *ends.tolist()]
-    decoded = [tuple(zip(keys[a:b], values[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
-    return sid, payload[first_rows], decoded
+    keys = [blob[a * width : b * width] for a, b in zip(bounds[:-1], bounds[1:])]
+    new = [(key, a, b) for key, a, b in zip(keys, bounds[:-1], bounds[1:]) if key not in known]
+    if new:
+        word_arr = np.array(words, dtype=object)
+        names, values = word_arr[pairs[:, 0]].tolist(), word_arr[pairs[:, 1]].tolist()
+        for key, a, b in new:
+            known[key] = tuple(zip(names[a:b], values[a:b]))
+    return [known[key] for key in keys]
 
 
 def read_telemetry(path: str | Path, catalog: Catalog, day_ms: tuple[int, int] | None = None) -> RawBatch:
@@ -243,7 +283,7 @@ def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms:
     """The canonical long table (`timestamp`, `payload_type`, `value` as text, `tags` as a list of
     [key, value] pairs) of one file -> `RawBatch`. Every reader ends here, so the checks and the
     deduplication below are the same for parquet, CSV and JSON sources."""
-    ts = _timestamps_ms(path, table.column("timestamp"))
+    ts, whole_seconds = _timestamps_ms(path, table.column("timestamp"))
     lo, hi = catalog.valid_time_range_ms
     bad = (ts < lo) | (ts >= hi)
     if bad.any():
@@ -281,13 +321,18 @@ def batch_from_long_table(path: Path, table: pa.Table, catalog: Catalog, day_ms:
                     f"non-numeric value {example!r} in numeric series {payload} {dict(tags)} ({int(bad_per_series[i])} rows)",
                 )
             series_text[i] = True  # not in the catalog and not numeric: keep it as text
-    is_text_row = series_text[sid]
-    nrow = ~is_text_row
-    num_sid, num_ts, num_val = sid[nrow].astype(np.int32), ts[nrow], numbers[v_idx[nrow]]
-    t_sid, t_ts, t_vidx = sid[is_text_row].astype(np.int32), ts[is_text_row], v_idx[is_text_row]
-    keep = distinct_mask(num_sid, num_ts, num_val.view(np.int64))
-    tkeep = distinct_mask(t_sid, t_ts, t_vidx.astype(np.int64))
-    words = np.array(v_dict.to_pylist(), dtype=object) if is_text_row.any() else np.empty(0, object)
+    step = 1000 if whole_seconds else None
+    if not series_text.any():  # the usual file: every row numeric
+        num_sid, num_ts, num_val = sid.astype(np.int32), ts, numbers[v_idx]
+        t_sid, t_ts, t_vidx = np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64)
+    else:
+        is_text_row = series_text[sid]
+        nrow = ~is_text_row
+        num_sid, num_ts, num_val = sid[nrow].astype(np.int32), ts[nrow], numbers[v_idx[nrow]]
+        t_sid, t_ts, t_vidx = sid[is_text_row].astype(np.int32), ts[is_text_row], v_idx[is_text_row]
+    keep = distinct_mask(num_sid, num_ts, num_val.view(np.int64), step)
+    tkeep = distinct_mask(t_sid, t_ts, t_vidx.astype(np.int64), step)
+    words = np.array(v_dict.to_pylist(), dtype=object) if len(t_sid) else np.empty(0, object)
     return RawBatch(
         series=series,
         num_sid=num_sid[keep],

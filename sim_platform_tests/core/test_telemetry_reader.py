@@ -115,3 +115,17 @@ def test_a_tag_given_twice_in_one_row_is_refused_or_kept_apart(tmp_path, n_pairs
         series = read_telemetry(path, load_catalog()).series
         assert ("module_voltage", tuple(map(tuple, twice))) in series
         assert ("module_voltage", tuple(map(tuple, once))) in series
+
+
+def test_each_file_keeps_its_own_tag_order_whatever_was_read_before(tmp_path):
+    """Decoded tag sets are shared between the files a process reads; a file must still get the
+    order its own rows give, or the day's series would depend on which worker read what."""
+    a, b = module_tags(1, 1), list(reversed(module_tags(1, 1)))
+    first = _write(tmp_path / "a.parquet", [T0], ["module_voltage"], ["1.0"], [a])
+    second = _write(tmp_path / "b.parquet", [T0], ["module_voltage"], ["1.0"], [b])
+    for order in ([first, second], [second, first]):
+        got = {p.name: read_telemetry(p, load_catalog()).series for p in order}
+        assert got == {
+            "a.parquet": [("module_voltage", tuple(map(tuple, a)))],
+            "b.parquet": [("module_voltage", tuple(map(tuple, b)))],
+        }
