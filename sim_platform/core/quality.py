@@ -210,11 +210,14 @@ def gaps(has: np.ndarray, names: list[str], limits_s: np.ndarray, bin_s: float) 
     same = rows[1:] == rows[:-1]
     length_s = (bins[1:] - bins[:-1]) * bin_s
     long = same & (length_s > limits_s[rows[1:]])
-    out = {}
-    for r in np.unique(rows[1:][long]):
-        sel = long & (rows[1:] == r)
-        out[names[r]] = {"count": int(sel.sum()), "longest_s": float(length_s[sel].max()), "fill_limit_s": float(limits_s[r])}
-    return out
+    of_column, length_s = rows[1:][long], length_s[long]
+    count = np.bincount(of_column, minlength=len(names))
+    longest = np.zeros(len(names))
+    np.maximum.at(longest, of_column, length_s)
+    return {
+        names[r]: {"count": int(count[r]), "longest_s": float(longest[r]), "fill_limit_s": float(limits_s[r])}
+        for r in np.flatnonzero(count)
+    }
 
 
 def value_counts(codes: np.ndarray, words: list[str], known: tuple[str, ...]) -> dict[str, int]:
