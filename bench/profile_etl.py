@@ -9,7 +9,7 @@ One process, one worker, so every stage runs on the profiled thread: the day's w
 for the profile only. Stages are exclusive (a function's time is counted once, in the innermost
 stage that claims it), from cProfile's per-caller cumulative times:
 
-    start-up      interpreter + imports (numpy, pyarrow, pandas, sim_platform), measured
+    start-up      interpreter + imports (numpy, pyarrow, sim_platform; the ETL never imports pandas), measured
                   before the profile starts
     planning      inputs.plan_inputs: listing, footers, days of every file
     manifest      core.manifest: input fingerprints (MD5), loading and comparing manifests
@@ -48,7 +48,6 @@ from concurrent.futures import Future  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy  # noqa: E402,F401
-import pandas  # noqa: E402,F401
 import pyarrow.parquet  # noqa: E402,F401
 
 from sim_platform.core import etl  # noqa: E402

@@ -132,7 +132,7 @@ def file_days(path: Path, kind: str, catalog: Catalog, source: SourceFormat | No
         meta = pf.metadata
         if meta.num_rows == 0:
             raise InputError(path, "empty file: no rows")
-        rng = timestamp_range_ms(path)
+        rng = timestamp_range_ms(path, pf)
     except InputError:
         raise
     except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as exc:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sim_platform.core.catalog import Catalog, CatalogModel, format_validation_error
+from sim_platform.core.catalog import Catalog, CatalogModel, format_validation_error, parse_yaml
 from sim_platform.core.sources import DEFAULT_PATTERNS, KINDS, ColumnMap, SourceFormat, default_sources
 
 PACKAGED = "sim_platform/config/pipelines.yaml"
@@ -233,7 +233,7 @@ def load_pipelines(path: str | Path | None = None) -> Pipelines:
         return packaged_pipelines()
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = parse_yaml(path.read_text())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the pipelines file: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -247,7 +247,7 @@ def source_formats_of(path: str | Path | None) -> tuple[SourceFormat, ...]:
     if path is None:
         return packaged_pipelines().source_formats()
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = parse_yaml(Path(path).read_text())
     except (OSError, yaml.YAMLError):
         raw = None  # load_pipelines reports it properly
     if isinstance(raw, dict) and "catalog" not in raw and "signals" in raw:
@@ -258,4 +258,4 @@ def source_formats_of(path: str | Path | None) -> tuple[SourceFormat, ...]:
 @lru_cache(maxsize=1)
 def packaged_pipelines() -> Pipelines:
     text = resources.files("sim_platform.config").joinpath("pipelines.yaml").read_text()
-    return pipelines_from_dict(yaml.safe_load(text), PACKAGED, Path.cwd())
+    return pipelines_from_dict(parse_yaml(text), PACKAGED, Path.cwd())

@@ -62,10 +62,11 @@ def _epoch_to_ms(path: Path, lo: int, hi: int) -> int:
     raise InputError(path, f"timestamps mix epoch seconds and milliseconds ({lo}..{hi})")
 
 
-def timestamp_range_ms(path: Path) -> tuple[int, int] | None:
+def timestamp_range_ms(path: Path, pf: pq.ParquetFile | None = None) -> tuple[int, int] | None:
     """(min, max) timestamp of a telemetry file in ms, from the parquet footer statistics when it
-    has them (no rows read), else from the one column. None for a file without rows."""
-    pf = pq.ParquetFile(path)
+    has them (no rows read), else from the one column. None for a file without rows. `pf`: the
+    file already opened (its footer read once, not twice)."""
+    pf = pf or pq.ParquetFile(path)
     meta = pf.metadata
     if meta.num_rows == 0:
         return None
