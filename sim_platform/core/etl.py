@@ -342,9 +342,7 @@ def run_etl(
         else {
             d
             for d in days
-            if d not in kept
-            and manifest.unchanged(previous.get(d), [f.path for f in days[d]], config)
-            and publish.has_output(output, d)
+            if d not in kept and manifest.unchanged(previous.get(d), days[d], config) and publish.has_output(output, d)
         }
     )
     order = largest_first({d: files for d, files in days.items() if d not in kept and d not in same})

@@ -40,6 +40,7 @@ class InputFile:
     size: int
     days: tuple[date, ...]
     source: SourceFormat | None = None  # the source that claimed it (needed to read CSV/JSON)
+    mtime_ns: int = 0  # when planned (a rerun compares it with the manifest without a second stat)
 
 
 @dataclass
@@ -166,14 +167,16 @@ def plan_sources(
     plan = InputPlan()
     found: dict[Path, list[SourceFormat]] = {}
     skip = [p.resolve() for p in exclude]
-    folders: dict[Path, Path] = {}
 
-    def resolved(path: Path) -> Path:
-        """`path` with its folder resolved, once per folder (resolving each of thousands of files,
-        a walk of its links every time, was most of a rerun's planning)."""
-        if path.parent not in folders:
-            folders[path.parent] = path.parent.resolve()
-        return folders[path.parent] / path.name
+    inside: dict[Path, bool] = {}
+
+    def excluded(folder: Path) -> bool:
+        """Whether a folder lies in an excluded one: resolved and decided once per folder (resolving
+        each of thousands of files, a walk of its links every time, was most of a rerun's planning)."""
+        if folder not in inside:
+            real = folder.resolve()
+            inside[folder] = any(real.is_relative_to(ex) for ex in skip)
+        return inside[folder]
 
     # each folder is listed once, however many sources read it (they usually share one)
     by_root: dict[Path, list[tuple[int, SourceFormat]]] = {}
@@ -192,7 +195,7 @@ def plan_sources(
             rel = path.relative_to(root)
             if any(part.startswith(".") for part in rel.parts) or not path.is_file():
                 continue
-            if skip and any(resolved(path).is_relative_to(ex) for ex in skip):
+            if skip and excluded(path.parent):
                 continue
             ranked.setdefault(path, []).extend(sources)
     for path, sources in ranked.items():  # in the order of `roots`, as the first claim wins
@@ -235,7 +238,7 @@ def plan_sources(
                 days = hit[2]
             else:
                 days = file_days(path, source.kind, catalog, source)
-            plan.files.append(InputFile(path, source.kind, st.st_size, days, source))
+            plan.files.append(InputFile(path, source.kind, st.st_size, days, source, st.st_mtime_ns))
         except InputError as exc:
             plan.failures.append(exc)
     return plan

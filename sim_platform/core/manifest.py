@@ -102,21 +102,23 @@ def known_days(manifests: dict[date, dict]) -> dict[str, tuple[int, int, tuple[d
     return out
 
 
-def unchanged(doc: dict | None, paths: list[Path], config: str) -> bool:
-    """Whether a day built from `doc` would come out the same from `paths` and `config`."""
+def unchanged(doc: dict | None, files: list, config: str) -> bool:
+    """Whether a day built from `doc` would come out the same from `files` (`InputFile`s, with the
+    size and modification time their planning saw) and `config`."""
     if doc is None or doc.get("config") != config:
         return False
     recorded = doc["inputs"]
-    if set(recorded) != {key(p) for p in paths}:
+    keys = [key(f.path) for f in files]
+    if set(recorded) != set(keys):
         return False
-    for p in paths:
-        e = recorded[key(p)]
-        try:
-            st = p.stat()
-        except OSError:
+    for f, k in zip(files, keys):
+        e = recorded[k]
+        if f.size != e["size"]:
             return False
-        if st.st_size != e["size"]:
-            return False
-        if st.st_mtime_ns != e["mtime_ns"] and md5_file(p).hex() != e["md5"]:
-            return False
+        if f.mtime_ns != e["mtime_ns"]:
+            try:
+                if md5_file(f.path).hex() != e["md5"]:
+                    return False
+            except OSError:
+                return False
     return True
