@@ -154,6 +154,34 @@ def plan_inputs(
     return plan_sources([(Path(root), s) for s in sources or default_sources()], catalog, exclude, known)
 
 
+def _by_path(item: tuple) -> tuple[str, ...]:
+    """The order of `Path`s (part by part), for (path, ...) pairs: sorting on the parts is the
+    same order as comparing the paths, at a tenth of the cost for thousands of files."""
+    return item[0].parts
+
+
+def _files_under(root: Path) -> list[Path]:
+    """The files under `root` in path order, as `sorted(root.rglob("*"))` filtered to files would
+    give them, leaving out hidden names (a leading dot) at any depth and not descending into linked
+    folders; one `scandir` per folder, so a file costs no `stat` unless it is a link."""
+    out: list[Path] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # an unreadable folder: passed over, as rglob does
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(folder / entry.name)
+            elif entry.is_file():
+                out.append(folder / entry.name)
+    return sorted(out, key=lambda p: p.parts)
+
+
 def plan_sources(
     roots: list[SourceRoot], catalog: Catalog, exclude: tuple[Path, ...] = (), known: dict | None = None
 ) -> InputPlan:
@@ -191,17 +219,14 @@ def plan_sources(
         for ex in skip:
             if ex.is_relative_to(root.resolve()) and ex not in plan.excluded:
                 plan.excluded.append(ex)
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-                continue
+        for path in _files_under(root):
             if skip and excluded(path.parent):
                 continue
             ranked.setdefault(path, []).extend(sources)
     for path, sources in ranked.items():  # in the order of `roots`, as the first claim wins
         found[path] = [source for _, source in sorted(sources, key=lambda s: s[0])]
     candidates: dict[Path, SourceFormat] = {}
-    for path, sources in sorted(found.items()):
+    for path, sources in sorted(found.items(), key=_by_path):
         source = claim(path.name, sources)
         if source is None:
             plan.ignored.append(path)
@@ -209,7 +234,7 @@ def plan_sources(
             candidates[path] = source
 
     groups: dict[str, list[tuple[Path, SourceFormat]]] = defaultdict(list)
-    for path, source in sorted(candidates.items()):
+    for path, source in sorted(candidates.items(), key=_by_path):
         groups[_identity(path, source)].append((path, source))
     accepted: list[tuple[Path, SourceFormat]] = []
     for members in groups.values():
@@ -230,7 +255,7 @@ def plan_sources(
                     pass
                 plan.failures.append(err)
 
-    for path, source in sorted(accepted, key=lambda m: m[0]):
+    for path, source in sorted(accepted, key=_by_path):
         try:
             st = path.stat()
             hit = (known or {}).get(os.path.abspath(path)) if known else None
