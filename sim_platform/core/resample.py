@@ -244,14 +244,8 @@ def _bin_columns(num, txt, c0: int, c1: int, day_start_ms: int, sigs: list[Signa
         counts += n
         np.maximum.at(last_ts, cell, ts)
         use_last = np.array([is_text or sig.aggregation == "last" for sig in sigs])[col - c0]
-        if not use_last.all():
-            by_mean = ~use_last
-            sums = (
-                np.bincount(cell[by_mean], weights=val[by_mean], minlength=total)
-                if use_last.any()
-                else np.bincount(cell, weights=val, minlength=total)
-            )
-            np.divide(sums, n, out=values, where=n > 0)
+        if not use_last.all():  # a cell is one column's: the sums of "last" cells are overwritten below
+            np.divide(np.bincount(cell, weights=val, minlength=total), n, out=values, where=n > 0)
         if use_last.any():
             cells, last_idx = _last_per_cell(cell[use_last], ts[use_last], val[use_last])
             values[cells] = val[use_last][last_idx]
