@@ -71,8 +71,8 @@ def child(floor: bool = False) -> int:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG as END
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG as START
 
-    from sim_platform.core.catalog import default_catalog
-    from sim_platform.core.inputs import plan_inputs
+    from sim_platform.core.config.pipelines import default_catalog
+    from sim_platform.core.ingest.plan import plan_inputs
     from sim_platform.definitions import build_resources
     from sim_platform.defs.bronze.assets import telemetry_day
     from sim_platform.defs.silver.assets import resampled_5s

@@ -3,6 +3,7 @@
     python bench/etl_bench.py                                  # day, sample and gen60; 3 rounds each
     python bench/etl_bench.py --datasets day,sample --repeat 5
     python bench/etl_bench.py --datasets gen60 --tools floor,etl --no-rerun
+    python bench/etl_bench.py --datasets day,sample --tools etl --baseline HEAD~1 --no-rerun
 
 Datasets: `day` (the sample's 2024-07-05 alone: 92 files, the full day of the newer exporter),
 `sample` (../shared/data/telemetry, 4 days, 605 files), `gen60` (60 generated days at the real
@@ -23,6 +24,9 @@ Then, for the etl only, reruns over the output of its last round (`--no-rerun` s
 - new file:  one more export file (a copy of an existing one under a new name, as a late
              re-export) in the middle day, then a rerun over everything; against
 - day alone: the etl of that day's folder alone (with the new file) into an empty output.
+`--baseline REV` adds the tool `base`: the same `sim-platform etl` from a git worktree of REV (the
+package imported from there, same interpreter and locks), interleaved with the rest, so a change is
+measured against the commit before it in one run (`etl / base`).
 Input is read through a folder of symbolic links (the same for every tool), so the new file never
 touches the cached data.
 
@@ -87,7 +91,7 @@ def dataset(name: str) -> Path:
         if not (path / ".complete").exists() or (path / ".complete").read_text() not in (stamp, "ok"):
             shutil.rmtree(path, ignore_errors=True)
             print(f"generating {name}: {args} (minutes) ...", flush=True)
-            from sim_platform.core.generate import generate
+            from sim_platform.core.synth.generate import generate
 
             generate(path, **args)
             (path / ".complete").write_text(stamp)
@@ -113,7 +117,25 @@ def input_stats(files: list[Path]) -> dict:
     return {"files": len(files), "days": len(days), "input_mb": round(sum(f.stat().st_size for f in files) / 1e6, 1)}
 
 
+#: the worktree of --baseline, when given
+BASELINE: dict[str, Path] = {}
+
+
+def baseline_worktree(rev: str) -> Path:
+    """A detached git worktree of `rev` under bench/data/.baseline (made once per commit)."""
+    import subprocess
+
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", rev], check=True, capture_output=True, text=True).stdout.strip()
+    tree = HERE / "data" / ".baseline" / commit[:12]
+    if not (tree / "sim_platform").is_dir():
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--force", str(tree), commit], check=True)
+    return tree
+
+
 def command(tool: str, src: Path, out: Path) -> list[str]:
+    if tool == "base":
+        return [PY, "-c", _FROM_BASELINE, str(BASELINE["tree"]), "etl", "--input", str(src), "--output", str(out)]
     if tool == "floor":
         return [PY, str(HERE / "read_floor.py"), str(src)]
     if tool == "etl":
@@ -122,6 +144,13 @@ def command(tool: str, src: Path, out: Path) -> list[str]:
         return [PY, str(HERE / "baseline_pandas.py"), "--input", str(src), "--output", str(out)]
     return [PY, str(HERE / "peers" / f"{tool}_ref.py"), "--input", str(src), "--output", str(out)]
 
+
+#: run the baseline's CLI: its package first on sys.path, then `python -m sim_platform` as usual
+_FROM_BASELINE = (
+    "import runpy, sys; tree = sys.argv.pop(1); sys.path.insert(0, tree); "
+    "import sim_platform; assert sim_platform.__file__.startswith(tree), sim_platform.__file__; "
+    "sys.argv[0] = 'sim_platform'; runpy.run_module('sim_platform', run_name='__main__', alter_sys=True)"
+)
 
 _COUNTS = re.compile(r"raw rows: ([\d,]+)\s+distinct rows: ([\d,]+)\s+files written: ([\d,]+)")
 
@@ -251,6 +280,10 @@ def run(name: str, repeat: int, tools: list[str], reruns: bool) -> dict:
             print(
                 f"  hour files identical to the reference ({want.get('source', '')}): {res['identical_output']['ok']}", flush=True
             )
+        if "etl" in tools and "base" in tools:
+            mine, theirs = hour_files_digest(tmp / "out_etl"), hour_files_digest(tmp / "out_base")
+            res["same_as_baseline"] = {"files": mine["files"], "ok": mine == theirs}
+            print(f"  hour files identical to the baseline's: {res['same_as_baseline']['ok']}", flush=True)
         if "etl" in tools and reruns:
             res.update(rerun_scenarios(tmp, repeat))
     return res
@@ -321,13 +354,25 @@ def tables(results: list[dict]) -> str:
             )
             + " |"
         )
+    with_base = [r for r in results if "base" in r and "etl" in r]
+    if with_base:
+        lines += [
+            "",
+            "| dataset | etl | base (" + with_base[0].get("baseline", "") + ") | etl / base | CPU etl / base | same hour files |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in with_base:
+            lines.append(
+                f"| {r['dataset']} | {r['etl']['seconds']:.2f} s | {r['base']['seconds']:.2f} s | {ratio(r, 'etl', 'base')} | "
+                f"{r['etl']['cpu_seconds'] / r['base']['cpu_seconds']:.2f}x | {r.get('same_as_baseline', {}).get('ok', '-')} |"
+            )
     lines += [
         "",
         "| dataset | tool | wall (median) | all rounds | CPU | peak RSS, largest process | peak, whole tree |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        for t in (*TOOLS, *EXTRA_TOOLS, "rerun", "new_file", "day_alone"):
+        for t in (*TOOLS, *EXTRA_TOOLS, "base", "rerun", "new_file", "day_alone"):
             if t in r:
                 m = r[t]
                 lines.append(
@@ -391,6 +436,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="rounds of every tool, interleaved; medians are reported")
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--no-rerun", action="store_true", help="skip the rerun scenarios")
+    ap.add_argument("--baseline", metavar="REV", help="also run the etl of this git revision (tool `base`), interleaved")
     ap.add_argument("--table-only", action="store_true", help="print the table of the saved results and stop")
     args = ap.parse_args()
     out = HERE / "results"
@@ -400,14 +446,21 @@ def main() -> int:
         return 0
     results = []
     out.mkdir(exist_ok=True)
+    tools = args.tools.split(",")
+    if args.baseline:
+        BASELINE["tree"] = baseline_worktree(args.baseline)
+        tools.append("base")
     for name in names:
-        r = run(name, args.repeat, args.tools.split(","), not args.no_rerun)
+        r = run(name, args.repeat, tools, not args.no_rerun)
+        if args.baseline:
+            r["baseline"] = args.baseline
         (out / f"etl_bench_{name}.json").write_text(json.dumps(r, indent=1, default=str))
         results.append(r)
     print(f"\nmachine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end (shared with other work)\n")
     print(tables(results))
     bad = [c for r in results for c in r.get("checks", []) if not c["ok"]]
     bad += [r for r in results if not r.get("identical_output", {"ok": True})["ok"]]
+    bad += [r for r in results if not r.get("same_as_baseline", {"ok": True})["ok"]]
     return 1 if bad else 0
 
 

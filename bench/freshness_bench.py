@@ -89,7 +89,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, instance)")
     args = ap.parse_args()
 
-    from sim_platform.core.generate import generate
+    from sim_platform.core.synth.generate import generate
     from sim_platform.defs.automation import AUTOMATION_INTERVAL_S
     from sim_platform.defs.landing.sensors import BLOB_SENSOR_INTERVAL_S
     from sim_platform.storage.local_store import LocalBlobStore

@@ -5,26 +5,26 @@
     python bench/profile_etl.py --input DIR --dump prof.out        # keep the raw profile (snakeviz, pstats)
 
 One process, one worker, so every stage runs on the profiled thread: the day's writer threads
-(`etl.WRITER_THREADS`) are swapped for an executor that runs each task at once, in this thread,
+(`silver.build.WRITER_THREADS`) are swapped for an executor that runs each task at once, in this thread,
 for the profile only. Stages are exclusive (a function's time is counted once, in the innermost
 stage that claims it), from cProfile's per-caller cumulative times:
 
     start-up      interpreter + imports (numpy, pyarrow, sim_platform; the ETL never imports pandas), measured
                   before the profile starts
-    planning      inputs.plan_inputs: listing, footers, days of every file
-    manifest      core.manifest: input fingerprints (MD5), loading and comparing manifests
+    planning      ingest.plan.plan_inputs: listing, footers, days of every file
+    manifest      ingest.manifest: input fingerprints (MD5), loading and comparing manifests
     read          parquet -> Arrow (read_telemetry without what follows)
-    decode tags   telemetry_reader._row_series / _tags_as_pairs
+    decode tags   ingest.telemetry._row_series / _tags_as_pairs
     parse         the rest of batch_from_long_table: timestamps, dictionary codes, numbers, text
     dedupe        rawdata.distinct_mask (per file; per day only where two files share time) and concat_batches
-    value rules   quality.screen_file, summarize_flagged (bounds, non-finite, per file)
+    value rules   ingest.screen.screen_file, summarize_flagged (bounds, non-finite, per file)
     bin           resample._bin_columns, _by_column, _codes, _numbers_of_text_columns_as_text
     fill          resample._fill
     tables        the rest of resample_day: Arrow arrays and tables of 17,280 rows per hierarchy
     quality       gaps, text findings, the day report and its JSON
     validate      validate.validate_table (the schema's rules on the Arrow table) and build_day's concat
-    encode        layout.table_to_parquet_bytes, file_meta: hour files to parquet bytes
-    publish       core.publish: staged files, fsync, journal, renames
+    encode        silver.encode.table_to_parquet_bytes, file_meta: hour files to parquet bytes
+    publish       store.publish: staged files, fsync, journal, renames
     other         the rest (the ETL's own bookkeeping, the profiler's overhead)
 
 cProfile adds a cost per Python call, so Python-heavy stages (encode: a writer per hour file) look a
@@ -51,41 +51,42 @@ import numpy  # noqa: E402,F401
 import pyarrow.parquet  # noqa: E402,F401
 
 from sim_platform.core import etl  # noqa: E402
+from sim_platform.core.silver import build  # noqa: E402
 
 T_IMPORTS = time.perf_counter()
 
 #: (stage, file suffix, function name); the first claim of an innermost frame wins
 STAGES = [
-    ("planning", "core/inputs.py", "plan_inputs"),
-    ("manifest", "core/manifest.py", "*"),
-    ("decode tags", "core/telemetry_reader.py", "_row_series"),
-    ("decode tags", "core/telemetry_reader.py", "_tags_as_pairs"),
-    ("dedupe", "core/rawdata.py", "distinct_mask"),
-    ("dedupe", "core/rawdata.py", "concat_batches"),
-    ("dedupe", "core/rawdata.py", "distinct_rows"),
-    ("dedupe", "core/rawdata.py", "shared_time"),
-    ("parse", "core/telemetry_reader.py", "batch_from_long_table"),
-    ("read", "core/telemetry_reader.py", "read_telemetry"),
-    ("value rules", "core/quality.py", "screen_file"),
-    ("value rules", "core/quality.py", "summarize_flagged"),
-    ("bin", "core/resample.py", "_bin_columns"),
-    ("bin", "core/resample.py", "_by_column"),
-    ("bin", "core/resample.py", "_codes"),
-    ("bin", "core/resample.py", "_numbers_of_text_columns_as_text"),
-    ("bin", "core/resample.py", "_column_plan"),
-    ("fill", "core/resample.py", "_fill"),
-    ("quality", "core/quality.py", "gaps"),
-    ("quality", "core/resample.py", "_text_findings"),
-    ("quality", "core/resample.py", "_series_findings"),
-    ("quality", "core/quality.py", "day_report"),
-    ("quality", "core/quality.py", "report_from_entries"),
-    ("quality", "core/quality.py", "report_bytes"),
-    ("tables", "core/resample.py", "resample_day"),
-    ("validate", "core/validate.py", "validate_table"),
-    ("validate", "core/etl.py", "build_day"),
-    ("encode", "core/layout.py", "table_to_parquet_bytes"),
-    ("encode", "core/layout.py", "file_meta"),
-    ("publish", "core/publish.py", "*"),
+    ("planning", "core/ingest/plan.py", "plan_inputs"),
+    ("manifest", "core/ingest/manifest.py", "*"),
+    ("decode tags", "core/ingest/telemetry.py", "_row_series"),
+    ("decode tags", "core/ingest/telemetry.py", "_tags_as_pairs"),
+    ("dedupe", "core/ingest/rawdata.py", "distinct_mask"),
+    ("dedupe", "core/ingest/rawdata.py", "concat_batches"),
+    ("dedupe", "core/ingest/rawdata.py", "distinct_rows"),
+    ("dedupe", "core/ingest/rawdata.py", "shared_time"),
+    ("parse", "core/ingest/telemetry.py", "batch_from_long_table"),
+    ("read", "core/ingest/telemetry.py", "read_telemetry"),
+    ("value rules", "core/ingest/screen.py", "screen_file"),
+    ("value rules", "core/ingest/screen.py", "summarize_flagged"),
+    ("bin", "core/silver/resample.py", "_bin_columns"),
+    ("bin", "core/silver/resample.py", "_by_column"),
+    ("bin", "core/silver/resample.py", "_codes"),
+    ("bin", "core/silver/resample.py", "_numbers_of_text_columns_as_text"),
+    ("bin", "core/silver/resample.py", "_column_plan"),
+    ("fill", "core/silver/resample.py", "_fill"),
+    ("quality", "core/silver/quality.py", "gaps"),
+    ("quality", "core/silver/resample.py", "_text_findings"),
+    ("quality", "core/silver/resample.py", "_series_findings"),
+    ("quality", "core/silver/quality.py", "day_report"),
+    ("quality", "core/silver/quality.py", "report_from_entries"),
+    ("quality", "core/silver/quality.py", "report_bytes"),
+    ("tables", "core/silver/resample.py", "resample_day"),
+    ("validate", "core/silver/validate.py", "validate_table"),
+    ("validate", "core/silver/build.py", "build_day"),
+    ("encode", "core/silver/encode.py", "table_to_parquet_bytes"),
+    ("encode", "core/silver/encode.py", "file_meta"),
+    ("publish", "core/store/publish.py", "*"),
 ]
 ORDER = [
     "start-up",
@@ -185,7 +186,7 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=0, help="also print the N functions with the most own time")
     ap.add_argument("--json", default=None, help="write the breakdown as JSON here")
     args = ap.parse_args()
-    etl.ThreadPoolExecutor = InlineExecutor  # the profile sees the writers' work (this process only)
+    build.ThreadPoolExecutor = InlineExecutor  # the profile sees the writers' work (this process only)
     work = Path(tempfile.mkdtemp(prefix="profile_etl_"))
     try:
         t = time.perf_counter()

@@ -29,11 +29,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import matplotlib.pyplot as plt
 
-from sim_platform.core.catalog import default_catalog
-from sim_platform.core.etl import run_etl, read_day
-from sim_platform.core.inputs import plan_inputs
-from sim_platform.core.layout import read_hierarchy_day, read_file_meta, day_prefix
-from sim_platform.core.plots import draw_day
+from sim_platform.core.config.pipelines import default_catalog
+from sim_platform.core.etl import run_etl
+from sim_platform.core.ingest.plan import plan_inputs
+from sim_platform.core.ingest.read import read_day
+from sim_platform.core.store.layout import LocalTarget
+from sim_platform.core.store.read import read_stored_day
+from sim_platform.core.gold.plots import draw_day
 
 def find_sample() -> Path:
     # the real sample: $SIM_PLATFORM_SAMPLE_DATA, or shared/data/telemetry beside an enclosing folder
@@ -121,9 +123,8 @@ One panel per signal family, units from the catalog (carried in each file's meta
     (
         "code",
         """for h in ("phase1_module3", "system"):
-    table = read_hierarchy_day(OUTPUT, h, date(2024, 7, 5))
-    meta = read_file_meta(sorted((OUTPUT / day_prefix(h, date(2024, 7, 5))).glob("*.parquet"))[0])
-    draw_day(table, meta, f"{h} 2024-07-05 (5-second data)")""",
+    stored = read_stored_day(LocalTarget(OUTPUT), h, date(2024, 7, 5))
+    draw_day(stored.table, stored.meta, f"{h} 2024-07-05 (5-second data)")""",
     ),
     (
         "md",
@@ -135,10 +136,10 @@ State of charge of the eight modules of phase 1, and the spread of the 14 cell v
         "code",
         """fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
 for m in range(1, 9):
-    t = read_hierarchy_day(OUTPUT, f"phase1_module{m}", date(2024, 7, 5)).to_pandas()
+    t = read_stored_day(LocalTarget(OUTPUT), f"phase1_module{m}", date(2024, 7, 5)).table.to_pandas()
     a1.plot(t["timestamp"], t["module_state_of_charge"], lw=0.8, label=f"module {m}")
 a1.set_ylabel("state of charge [1]"); a1.legend(ncol=4, fontsize=7); a1.grid(alpha=0.3)
-t = read_hierarchy_day(OUTPUT, "phase1_module3", date(2024, 7, 5)).to_pandas()
+t = read_stored_day(LocalTarget(OUTPUT), "phase1_module3", date(2024, 7, 5)).table.to_pandas()
 cells = t[[f"cell_voltage_battery1_cell{i}" for i in range(1, 15)]]
 a2.fill_between(t["timestamp"], cells.min(axis=1), cells.max(axis=1), alpha=0.4, label="min-max of 14 cells")
 a2.plot(t["timestamp"], cells.mean(axis=1), lw=0.8, label="mean")
@@ -153,14 +154,13 @@ The generator writes HDF5 runs with the statistics of the real exports; the same
     ),
     (
         "code",
-        """from sim_platform.core.generate import generate
+        """from sim_platform.core.synth.generate import generate
 runs = Path(tempfile.mkdtemp(prefix="runs_"))
 generate(runs, runs=1, days=1, seed=1, fmt="hdf5")
 gen_out = runs / "output"
 print(run_etl(runs, gen_out, workers=2).totals())
-table = read_hierarchy_day(gen_out, "phase2_module5", date(2024, 7, 1))
-meta = read_file_meta(sorted((gen_out / day_prefix("phase2_module5", date(2024, 7, 1))).glob("*.parquet"))[0])
-draw_day(table, meta, "phase2_module5 2024-07-01 (generated run)");""",
+stored = read_stored_day(LocalTarget(gen_out), "phase2_module5", date(2024, 7, 1))
+draw_day(stored.table, stored.meta, "phase2_module5 2024-07-01 (generated run)");""",
     ),
     (
         "md",
@@ -175,11 +175,11 @@ warehouse in one transaction (PostgreSQL when `SIM_PLATFORM_WAREHOUSE_URL` is se
         "code",
         """from IPython.display import Image, display
 
-from sim_platform.core.features import quarter_of
-from sim_platform.core.gold import build_module_days, quarter_features
-from sim_platform.core.layout import LocalTarget
-from sim_platform.core.plots import draw_training_set
-from sim_platform.core.warehouse import open_warehouse
+from sim_platform.core.gold.features import quarter_of
+from sim_platform.core.gold.files import build_module_days, quarter_features
+from sim_platform.core.store.layout import LocalTarget
+from sim_platform.core.gold.plots import draw_training_set
+from sim_platform.core.gold.warehouse import open_warehouse
 
 gold = LocalTarget(OUTPUT / "gold")
 modules = [f"phase{p}_module{m}" for p in catalog.phases for m in catalog.modules]

@@ -26,7 +26,7 @@ def sample_data() -> Path:
 @pytest.fixture(scope="session")
 def generated_runs(tmp_path_factory) -> Path:
     """Two one-day HDF5 runs (2024-07-01, 2024-07-02) from the generator, seed 5."""
-    from sim_platform.core.generate import generate
+    from sim_platform.core.synth.generate import generate
 
     out = tmp_path_factory.mktemp("runs")
     generate(out, runs=2, days=1, seed=5, fmt="hdf5")
@@ -36,7 +36,7 @@ def generated_runs(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def generated_exports(tmp_path_factory) -> Path:
     """Two one-day runs of telemetry exports from the generator, seed 5."""
-    from sim_platform.core.generate import generate
+    from sim_platform.core.synth.generate import generate
 
     out = tmp_path_factory.mktemp("exports")
     generate(out, runs=2, days=1, seed=5, fmt="telemetry")
@@ -51,7 +51,7 @@ RARE_SEED, RARE_DAYS = 931, 8
 @pytest.fixture(scope="session")
 def rare_exports(tmp_path_factory) -> Path:
     """Eight days of telemetry exports with the plant's rare behaviour, and `injected.json`."""
-    from sim_platform.core.generate import generate
+    from sim_platform.core.synth.generate import generate
 
     out = tmp_path_factory.mktemp("rare_exports")
     generate(out, runs=1, days=RARE_DAYS, seed=RARE_SEED, fmt="telemetry", rare=True, workers=2)

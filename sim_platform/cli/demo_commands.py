@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 from sim_platform.cli.etl_commands import positive_int, print_summary, usage_error
 from sim_platform.core.demo import DEMO_DAYS, DEMO_SEED
-from sim_platform.core.pipeline_config import ENV_VAR
-from sim_platform.core.rawdata import clip
+from sim_platform.core.text import shorten
+from sim_platform.environment import PlatformEnv
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,17 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--days", type=positive_int, default=DEMO_DAYS, help="days to generate")
     demo.add_argument("--seed", type=int, default=DEMO_SEED, help="generator seed")
     demo.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: cores)")
-    demo.add_argument("--config", default=os.environ.get(ENV_VAR) or None, help="pipelines YAML (default: the packaged one)")
+    demo.add_argument("--config", default=PlatformEnv.read().pipelines, help="pipelines YAML (default: the packaged one)")
     demo.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from sim_platform.core.config.pipelines import load_pipelines
     from sim_platform.core.demo import run_demo
-    from sim_platform.core.landing import platform_home
-    from sim_platform.core.parallel import max_workers
-    from sim_platform.core.pipeline_config import load_pipelines
+    from sim_platform.core.exec.pool import max_workers
+    from sim_platform.environment import platform_home
     from sim_platform.storage import StorageSettings, open_blob_store
 
     if args.sample is not None and not Path(args.sample).is_dir():
@@ -58,12 +57,11 @@ def _demo(args: argparse.Namespace) -> int:
                 home,
                 store,
                 pipes,
-                args.config,
                 Path(args.sample) if args.sample else None,
                 args.days,
                 args.seed,
                 workers,
-                say=lambda line: print(clip(line, 300), file=sys.stderr),
+                say=lambda line: print(shorten(line, 300), file=sys.stderr),
                 on_day=on_day,
             )
     except (OSError, ValueError) as exc:

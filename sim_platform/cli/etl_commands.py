@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import date
 from pathlib import Path
 
-from sim_platform.core import quality
-from sim_platform.core.parallel import max_workers
-from sim_platform.core.pipeline_config import ENV_VAR
-from sim_platform.core.rawdata import clip
+from sim_platform.core.exec.pool import max_workers
+from sim_platform.core.silver import quality
+from sim_platform.core.text import shorten
+from sim_platform.environment import PlatformEnv
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--config",
         "--catalog",
         dest="config",
-        default=os.environ.get(ENV_VAR) or None,
+        default=PlatformEnv.read().pipelines,
         help="pipelines YAML: sources, signal catalog, destinations (default: $SIM_PLATFORM_PIPELINES or the packaged one)",
     )
     etl.add_argument("--source", action="append", default=None, help="only this configured source (repeatable)")
@@ -148,21 +147,22 @@ def _etl(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        if not args.input:
-            inputs = _configured_inputs(args)
-        elif args.source:  # the named sources' formats, applied to the --input folder
-            from sim_platform.core.pipeline_config import load_pipelines
+        from sim_platform.core.config.pipelines import load_pipelines
 
-            inputs = [(Path(args.input), fmt) for fmt in load_pipelines(args.config).source_formats(args.source)]
+        pipes = load_pipelines(args.config)  # once for the whole run: everything after gets the object
+        if not args.input:
+            inputs = _configured_inputs(args, pipes)
+        elif args.source:  # the named sources' formats, applied to the --input folder
+            inputs = [(Path(args.input), fmt) for fmt in pipes.source_formats(args.source)]
         else:
             inputs = args.input
         summary = run_etl(
-            inputs, args.output, args.workers, args.config, args.skip_bad_files, on_plan=on_plan, on_day=on_day, force=args.force
+            inputs, args.output, args.workers, pipes, args.skip_bad_files, on_plan=on_plan, on_day=on_day, force=args.force
         )
     except (FileNotFoundError, ValueError, OSError) as exc:
         if bar is not None:
             bar.close()  # so the error has a line of its own
-        print(clip(f"error: {exc}", 300), file=sys.stderr)
+        print(shorten(f"error: {exc}", 300), file=sys.stderr)
         return 2
     finally:
         if bar is not None:
@@ -189,7 +189,7 @@ def print_summary(summary, output: Path) -> int:
     if lines:
         flagged = sum(quality.has_anomalies(r) for r in reports)
         print(
-            clip(
+            shorten(
                 f"data quality: {flagged} of {len(reports)} day(s) with value anomalies (kept and written); "
                 f"reports: {output / quality.QUALITY_DIR}/YYYY/MM/DD.json",
                 300,
@@ -202,19 +202,18 @@ def print_summary(summary, output: Path) -> int:
     if summary.failures:
         print(f"FAILED inputs ({len(summary.failures)}):")
         for f in summary.failures:
-            print(f"  {clip(f, 296)}")
+            print(f"  {shorten(f, 296)}")
         return 1
     return 0
 
 
-def _configured_inputs(args: argparse.Namespace):
+def _configured_inputs(args: argparse.Namespace, pipes):
     """Every configured source (or those of --source) at its location; blob prefixes are first
     brought into the local cache (only missing or changed blobs are downloaded)."""
-    from sim_platform.core.landing import blob_prefixes, fetch_blob_sources, platform_home, source_roots
-    from sim_platform.core.pipeline_config import load_pipelines
+    from sim_platform.core.ingest.landing import blob_prefixes, fetch_blob_sources, source_roots
+    from sim_platform.environment import platform_home
     from sim_platform.storage import StorageSettings, open_blob_store
 
-    pipes = load_pipelines(args.config)
     cache = Path(args.cache) if args.cache else platform_home() / "raw_cache"
     if blob_prefixes(pipes, args.source):
         settings = StorageSettings.from_env()
@@ -231,7 +230,7 @@ def _configured_inputs(args: argparse.Namespace):
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from sim_platform.core.generate import MANIFEST, generate
+    from sim_platform.core.synth.generate import MANIFEST, generate
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -250,13 +249,13 @@ def _quality(args: argparse.Namespace) -> int:
         return 2
     shown = [r for r in reports if args.all or quality.has_anomalies(r) or r["fault_samples"]]
     for r in shown:
-        print(clip(quality.day_line(r), 300))
+        print(shorten(quality.day_line(r), 300))
     print(f"{len(shown)} of {len(reports)} day(s) listed; detail: {Path(args.output) / quality.QUALITY_DIR}/YYYY/MM/DD.json")
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from sim_platform.core.plots import plot_day
+    from sim_platform.core.gold.plots import plot_day
 
     try:
         path = plot_day(args.silver, args.phase_module, args.day, args.to)

@@ -86,7 +86,7 @@ def dg_command(folder: Path, host: str, port: int, extra: list[str]) -> list[str
 
 
 def _ui(args: argparse.Namespace, extra: list[str]) -> int:
-    from sim_platform.core.landing import platform_home
+    from sim_platform.environment import platform_home
     from sim_platform.storage.azurite import free_port
     from sim_platform.storage.settings import DEFAULT_LOCAL_ROOT, ENV_LOCAL_ROOT
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from sim_platform.core.pipeline_config import Pipelines
+from sim_platform.core.config.pipelines import Pipelines
+from sim_platform.core.ingest.landing import upload_prefix
 
 DEMO_DAYS = 7
 DEMO_SEED = 931  # a week with fault states, glitches, a new series and exporter drift
@@ -38,20 +39,10 @@ class DemoResult:
     steps: list[str] = field(default_factory=list)
 
 
-def telemetry_prefix(pipes: Pipelines) -> str:
-    """Where telemetry exports land in the container: the first telemetry source's blob prefix."""
-    for fmt in pipes.source_formats():
-        loc = pipes.location(fmt.name)
-        if fmt.kind == "telemetry" and loc.blob_prefix is not None:
-            return loc.prefix + "telemetry/"
-    raise ValueError(f"{pipes.path}: no telemetry_parquet source has a blob_prefix to land the demo in")
-
-
 def run_demo(
     home: Path,
     store,
     pipes: Pipelines,
-    config_path: str | None = None,
     sample: Path | None = None,
     days: int = DEMO_DAYS,
     seed: int = DEMO_SEED,
@@ -60,13 +51,13 @@ def run_demo(
     on_day=None,
 ) -> DemoResult:
     from sim_platform.core.etl import run_etl
-    from sim_platform.core.generate import generate
-    from sim_platform.core.landing import fetch_blob_sources, source_roots
-    from sim_platform.core.plots import plot_day
+    from sim_platform.core.gold.plots import plot_day
+    from sim_platform.core.ingest.landing import fetch_blob_sources, source_roots
+    from sim_platform.core.synth.generate import generate
     from sim_platform.storage import sync_up
 
     landing = home / "landing" / "telemetry"
-    prefix = telemetry_prefix(pipes)
+    prefix = upload_prefix(pipes, "telemetry")
     result = DemoResult(home, landing, repr(store), prefix, home / "silver")
     if sample is not None:
         say(f"1/4 taking the exports in {sample} into {landing}")
@@ -87,7 +78,7 @@ def run_demo(
         if not sync.ok:
             raise OSError(f"{len(sync.failed)} blob(s) could not be fetched: {sync.failed[0].name}: {sync.failed[0].error}")
     say(f"3/4 resampling every module to the 5-second grid into {result.silver}")
-    result.summary = run_etl(source_roots(pipes, cache), result.silver, workers, config_path, on_day=on_day)
+    result.summary = run_etl(source_roots(pipes, cache), result.silver, workers, pipes, on_day=on_day)
     written = [d for d in result.summary.days if d.written or d.unchanged]
     if written:
         day = written[len(written) // 2].day

@@ -16,24 +16,19 @@ has exactly its days, so the dialogs open on days that hold data.
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 
 from dagster import DailyPartitionsDefinition, DynamicPartitionsDefinition, TimeWindowPartitionsDefinition
 
-from sim_platform.core.pipeline_config import ENV_VAR, load_pipelines
+from sim_platform.core.config.pipelines import cached_pipelines
+from sim_platform.environment import PlatformEnv
 
 
-def day_range(env: dict | None = None) -> tuple[date, date | None]:
+def day_range(env: PlatformEnv | None = None) -> tuple[date, date | None]:
     """(first day, end day exclusive or None) from the environment, else the pipelines file."""
-    env = os.environ if env is None else env
-    configured = load_pipelines(env.get(ENV_VAR) or None).partitions
-    start = env.get("SIM_PLATFORM_START_DATE")
-    end = env.get("SIM_PLATFORM_END_DATE")
-    return (
-        date.fromisoformat(start) if start else configured.start,
-        date.fromisoformat(end) if end else configured.end,
-    )
+    env = env or PlatformEnv.read()
+    configured = cached_pipelines(env.pipelines).partitions
+    return env.start_date or configured.start, env.end_date or configured.end
 
 
 START, END = day_range()

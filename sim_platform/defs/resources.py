@@ -28,19 +28,16 @@ from dagster_azure.blob import (
     AzureBlobStorageSASTokenCredential,
 )
 
-from sim_platform.core.catalog import Catalog
-from sim_platform.core.landing import platform_home
-from sim_platform.core.pipeline_config import Pipelines, load_pipelines
-from sim_platform.core.targets import TargetSpec
+from sim_platform.core.config.catalog import Catalog
+from sim_platform.core.config.pipelines import Pipelines, cached_pipelines
+from sim_platform.core.store.targets import TargetSpec
+from sim_platform.environment import PlatformEnv, platform_home
 from sim_platform.storage import BlobStore, StorageSettings, open_blob_store
 from sim_platform.storage.settings import (
     DEFAULT_CONTAINER,
-    DEFAULT_LOCAL_ROOT,
     ENV_ACCOUNT_KEY,
     ENV_ACCOUNT_URL,
     ENV_CONNECTION_STRING,
-    ENV_CONTAINER,
-    ENV_LOCAL_ROOT,
     ENV_SAS_TOKEN,
 )
 
@@ -82,7 +79,8 @@ class PlatformPaths(ConfigurableResource):
         return self._base() / "logs"
 
     def pipelines(self) -> Pipelines:
-        return load_pipelines(self.config_path or None)
+        """The run's configuration, loaded once per process and file version (`cached_pipelines`)."""
+        return cached_pipelines(self.config_path or None)
 
     def catalog(self) -> Catalog:
         return self.pipelines().catalog
@@ -117,14 +115,14 @@ class StoreOpener:
     def __call__(self) -> BlobStore:
         if self.settings is not None:
             return open_blob_store(self.settings)
-        from sim_platform.storage.azure_store import AzureBlobStore
         from sim_platform.storage.logs import register_secret
+        from sim_platform.storage.stores import open_service_store
 
         if self.secret:
             register_secret(self.secret)  # never shown in a log line or an error
         client = self.azure_resource().get_client()
-        service = client.__enter__()  # closed by AzureBlobStore.close()
-        return AzureBlobStore(service, self.container, auth=_AUTH.get(self.credential_type, self.credential_type))
+        service = client.__enter__()  # closed with the store
+        return open_service_store(service, self.container, _AUTH.get(self.credential_type, self.credential_type))
 
 
 class BlobStoreResource(ConfigurableResource):
@@ -154,24 +152,24 @@ class BlobStoreResource(ConfigurableResource):
         return store
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "BlobStoreResource":
-        """The container the environment describes (`storage.settings` precedence), with secrets
-        as `EnvVar`s so the UI shows variable names, never values."""
-        env = dict(os.environ if env is None else env)
-        container = env.get(ENV_CONTAINER) or DEFAULT_CONTAINER
-        if env.get(ENV_CONNECTION_STRING):
+    def from_env(cls, env: PlatformEnv | None = None) -> "BlobStoreResource":
+        """The container the environment describes, by `storage.StorageSettings`' precedence (the one
+        resolver), with secrets as `EnvVar`s so the UI shows variable names, never values."""
+        settings = StorageSettings.from_env((env or PlatformEnv.read()).vars, env_file=None)
+        container = settings.container
+        if settings.connection_string:
             return cls(container=container, connection_string=EnvVar(ENV_CONNECTION_STRING))
-        if env.get(ENV_ACCOUNT_URL):
-            if env.get(ENV_ACCOUNT_KEY):
+        if settings.account_url:
+            if settings.account_key:
                 credential = AzureBlobStorageKeyCredential(key=EnvVar(ENV_ACCOUNT_KEY))
-            elif env.get(ENV_SAS_TOKEN):
+            elif settings.sas_token:
                 credential = AzureBlobStorageSASTokenCredential(token=EnvVar(ENV_SAS_TOKEN))
             else:
                 credential = AzureBlobStorageDefaultCredential()
             return cls(
                 container=container, azure=AzureBlobStorageResource(account_url=EnvVar(ENV_ACCOUNT_URL), credential=credential)
             )
-        return cls(container=container, local_root=env.get(ENV_LOCAL_ROOT) or DEFAULT_LOCAL_ROOT)
+        return cls(container=container, local_root=str(settings.local_root))
 
 
 class SilverStore(ConfigurableResource):
@@ -225,11 +223,12 @@ class WarehouseResource(ConfigurableResource):
         return self.paths.home_dir / self._settings().duckdb_path
 
     def describe(self) -> str:
-        from sim_platform.core.warehouse import describe
+        from sim_platform.core.gold.warehouse import describe
 
         return describe(self._settings().url(), self.duckdb_path())
 
     def open(self):
-        from sim_platform.core.warehouse import open_warehouse
+        from sim_platform.core.gold.features import feature_schema
+        from sim_platform.core.gold.warehouse import open_warehouse
 
-        return open_warehouse(self._settings().url(), self.duckdb_path())
+        return open_warehouse(self._settings().url(), self.duckdb_path(), feature_schema(self.paths.catalog()))

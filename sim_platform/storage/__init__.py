@@ -9,7 +9,7 @@ Plain library (no Dagster import). Typical use::
         print(report.summary())
 """
 
-from sim_platform.storage.blobstore import BlobInfo, BlobStore, StatsSnapshot, StoreStats, open_blob_store
+from sim_platform.storage.blobstore import BlobInfo, BlobStore, StatsSnapshot, StoreStats
 from sim_platform.storage.errors import (
     BlobAuthError,
     BlobChangedError,
@@ -23,6 +23,7 @@ from sim_platform.storage.errors import (
 )
 from sim_platform.storage.names import resolve_inside, safe_relative_path
 from sim_platform.storage.settings import StorageSettings
+from sim_platform.storage.stores import open_blob_store
 from sim_platform.storage.sync import SyncReport, TransferFailure, sync_down, sync_up
 
 __all__ = [

@@ -1,9 +1,9 @@
-"""The blob container interface, its request counters, and the factory the Dagster layer calls.
+"""The blob container interface and its request counters (the implementations and their factory: `stores`).
 
 Two backends implement `BlobStore`: `AzureBlobStore` (Azure Blob Storage or Azurite) and
 `LocalBlobStore` (a folder; the embedded default when no Azure setting is present). The sync is
 written against this interface only, so both backends behave the same to it, and the same tests run
-on both. No Dagster import here: the Dagster layer wraps `open_blob_store` in a resource.
+on both. No Dagster import here.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from sim_platform.storage.settings import StorageSettings
+from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -113,21 +111,3 @@ class BlobStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def open_blob_store(settings: StorageSettings | None = None, **options: Any) -> BlobStore:
-    """The store described by `settings` (default: read from the environment and `.env`).
-
-    `options` go to the backend constructor (e.g. `request_hook`, `retry_total`,
-    `max_single_put_size` for Azure); the local backend accepts none.
-    """
-    settings = settings or StorageSettings.from_env()
-    if settings.backend == "azure":
-        from sim_platform.storage.azure_store import AzureBlobStore
-
-        return AzureBlobStore.from_settings(settings, **options)
-    from sim_platform.storage.local_store import LocalBlobStore
-
-    if options:
-        raise TypeError(f"the local blob store takes no options (got {sorted(options)})")
-    return LocalBlobStore(settings.local_root, settings.container)

@@ -16,21 +16,18 @@ settings object can be logged or shown in a traceback safely.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from dotenv import dotenv_values
-
+from sim_platform.environment import DEFAULT_ENV_FILE, environment, value
 from sim_platform.storage.errors import SettingsError
 from sim_platform.storage.logs import MASK, redact, register_secret
 from sim_platform.storage.names import validate_container_name
 
 DEFAULT_CONTAINER = "simulation-data"
 DEFAULT_LOCAL_ROOT = ".blobstore"
-DEFAULT_ENV_FILE = ".env"
 
 ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 ENV_CONTAINER = "AZURE_STORAGE_CONTAINER_NAME"
@@ -155,15 +152,10 @@ class StorageSettings:
         A variable present in the real environment wins over `.env`, even when empty; an empty value
         means "not set" so a `.env` entry can be switched off from the shell.
         """
-        env = dict(os.environ if environ is None else environ)
-        if env_file is not None and Path(env_file).is_file():
-            for key, value in dotenv_values(env_file).items():
-                if key not in env and value is not None:
-                    env[key] = value
+        env = environment(environ, env_file)
 
         def get(key: str) -> str | None:
-            value = env.get(key)
-            return value.strip() if value and value.strip() else None
+            return value(env, key)
 
         return cls(
             container=get(ENV_CONTAINER) or DEFAULT_CONTAINER,

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim_platform.core.catalog import default_catalog
-from sim_platform.core.etl import hierarchy_groups, read_day, run_etl
-from sim_platform.core.inputs import plan_inputs
-from sim_platform.core.pipeline_config import source_formats_of
+from sim_platform.core.config.pipelines import default_catalog, packaged_pipelines
+from sim_platform.core.etl import run_etl
+from sim_platform.core.etl_day import hierarchy_groups
+from sim_platform.core.ingest.plan import plan_inputs
+from sim_platform.core.ingest.read import read_day
 
 
 def _files(root: Path) -> dict[str, str]:
@@ -39,7 +40,7 @@ def test_a_day_split_over_two_workers_is_the_day_one_worker_writes(rare_exports,
 
 def test_hierarchy_groups_cover_every_series_once_and_balance_the_samples(rare_exports):
     catalog = default_catalog()
-    plan = plan_inputs(rare_exports, catalog, source_formats_of(None))
+    plan = plan_inputs(rare_exports, catalog, packaged_pipelines().source_formats())
     day, files = sorted(plan.by_day().items())[0]
     batch, errors = read_day(files, day, catalog)
     assert not errors
@@ -60,14 +61,14 @@ def test_a_structural_break_in_one_workers_share_fails_the_whole_day(rare_export
     the 5 s grid of one hierarchy): the day fails as a unit, with the reason in one line; not one
     hierarchy of it is replaced (the other worker's share was staged, and is dropped), and no
     staging or journal is left behind."""
-    from sim_platform.core import etl as etl_module
+    from sim_platform.core.silver import build as build_module
 
     days = sorted({p.parent for p in rare_exports.rglob("*.parquet")})
     one_day = days[len(days) // 2]
     out = tmp_path / "out"
     assert run_etl(one_day, out, workers=2).ok
     before = _files(out)
-    real = etl_module.resample_day
+    real = build_module.resample_day
 
     def broken(batch, day_start_ms, catalog):  # in the worker that gets phase1_module1
         tables = real(batch, day_start_ms, catalog)
@@ -76,7 +77,7 @@ def test_a_structural_break_in_one_workers_share_fails_the_whole_day(rare_export
                 hd.table = hd.table.set_column(0, "timestamp", hd.table.column(0).take(np.r_[1 : len(hd.table), 0]))
         return tables
 
-    monkeypatch.setattr(etl_module, "resample_day", broken)  # the workers are forked: they see it too
+    monkeypatch.setattr(build_module, "resample_day", broken)  # the workers are forked: they see it too
     summary = run_etl(one_day, out, workers=2, force=True)
     (day,) = summary.days
     assert not day.written and len(day.failures) == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from sim_platform.core.config.pipelines import load_pipelines
 from sim_platform.core.etl import run_etl
 from sim_platform_tests.core.tabular_files import PACKAGED
 from sim_platform_tests.core.telemetry_files import MASTER, epoch, module_tags, write_export
@@ -90,8 +91,8 @@ def test_another_configuration_recomputes_every_day(tmp_path):
     raw["catalog"]["signals"]["module_voltage"]["fill_limit_s"] = 30
     cfg = tmp_path / "pipelines.yaml"
     cfg.write_text(yaml.safe_dump(raw))
-    assert _written(run_etl(src, out, workers=1, config_path=cfg)) == list(DAYS)
-    assert _written(run_etl(src, out, workers=1, config_path=cfg)) == []
+    assert _written(run_etl(src, out, workers=1, pipes=load_pipelines(cfg))) == list(DAYS)
+    assert _written(run_etl(src, out, workers=1, pipes=load_pipelines(cfg))) == []
 
 
 def test_a_removed_input_file_recomputes_its_day(tmp_path):

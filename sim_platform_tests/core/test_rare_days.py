@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from sim_platform.cli import main
-from sim_platform.core.catalog import default_catalog
-from sim_platform.core.generate import MANIFEST
+from sim_platform.core.config.pipelines import default_catalog
+from sim_platform.core.synth.generate import MANIFEST
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sim_platform.core.catalog import default_catalog
+from sim_platform.core.config.pipelines import default_catalog
 from sim_platform.core.etl import run_etl
-from sim_platform.core.validate import validate_table
+from sim_platform.core.silver.validate import validate_table
 
 DAY = date(2024, 6, 5)
 

@@ -12,7 +12,13 @@ from dagster import AssetKey
 from dagster._core.definitions.backfill_policy import BackfillPolicyType
 
 from sim_platform.definitions import build_resources, defs
+from sim_platform.environment import PlatformEnv
 from sim_platform_tests.conftest import REPO
+
+
+def _env(variables: dict) -> PlatformEnv:
+    """Exactly these variables: neither the test process's environment nor a `.env` file."""
+    return PlatformEnv.read(variables, env_file=None)
 
 
 def test_assets_groups_policies_and_checks():
@@ -35,7 +41,7 @@ def test_assets_groups_policies_and_checks():
     checks = {c.name: c for c in defs.resolve_assets_def(AssetKey(["silver", "resampled_5s"])).check_specs}
     assert checks["cadence_and_schema"].blocking and not checks["completeness"].blocking
     assert {s.name for s in defs.sensors} == {"new_blob_sensor", "pipeline_automation"}
-    assert [s.name for s in defs.schedules] == ["quarterly_training_set_schedule", "monthly_training_set_refresh"]
+    assert {s.name for s in defs.schedules} == {"quarterly_training_set_schedule", "monthly_training_set_refresh"}
 
 
 def test_layers_are_connected_and_automated():
@@ -76,13 +82,13 @@ def test_partition_days_come_from_configuration(tmp_path):
     from sim_platform.defs.partitions import day_range
     from sim_platform_tests.core.tabular_files import PACKAGED
 
-    assert day_range({}) == (date(2024, 6, 1), None)
+    assert day_range(_env({})) == (date(2024, 6, 1), None)
     raw = yaml.safe_load(PACKAGED.read_text())
     raw["partitions"] = {"start": "2024-07-01", "end": "2024-08-01"}
     config = tmp_path / "p.yaml"
     config.write_text(yaml.safe_dump(raw))
-    assert day_range({"SIM_PLATFORM_PIPELINES": str(config)}) == (date(2024, 7, 1), date(2024, 8, 1))
-    assert day_range({"SIM_PLATFORM_PIPELINES": str(config), "SIM_PLATFORM_START_DATE": "2024-07-15"}) == (
+    assert day_range(_env({"SIM_PLATFORM_PIPELINES": str(config)})) == (date(2024, 7, 1), date(2024, 8, 1))
+    assert day_range(_env({"SIM_PLATFORM_PIPELINES": str(config), "SIM_PLATFORM_START_DATE": "2024-07-15"})) == (
         date(2024, 7, 15),
         date(2024, 8, 1),
     )
@@ -117,7 +123,7 @@ def test_definitions_load_quietly(tmp_path):
 
 
 def test_resources_follow_the_environment(tmp_path):
-    res = build_resources({"SIM_PLATFORM_HOME": str(tmp_path), "SIM_PLATFORM_SILVER_BACKEND": "local"})
+    res = build_resources(_env({"SIM_PLATFORM_HOME": str(tmp_path), "SIM_PLATFORM_SILVER_BACKEND": "local"}))
     assert res["paths"].bronze_dir == tmp_path / "bronze"
     assert res["silver_store"].spec().root == str(tmp_path / "silver")
     assert res["paths"].pipelines().destinations.gold.prefix == "gold/"
@@ -135,9 +141,9 @@ def test_silver_goes_where_the_pipelines_file_says(tmp_path):
     config = tmp_path / "p.yaml"
     config.write_text(yaml.safe_dump(raw))
     env = {"SIM_PLATFORM_HOME": str(tmp_path), "SIM_PLATFORM_PIPELINES": str(config)}
-    silver = build_resources(env)["silver_store"]
+    silver = build_resources(_env(env))["silver_store"]
     assert (silver.backend, silver.root) == ("blob", "hours/")
-    silver = build_resources({**env, "SIM_PLATFORM_SILVER_BACKEND": "local"})["silver_store"]
+    silver = build_resources(_env({**env, "SIM_PLATFORM_SILVER_BACKEND": "local"}))["silver_store"]
     assert (silver.backend, silver.root) == ("local", str(tmp_path / "silver"))
 
 

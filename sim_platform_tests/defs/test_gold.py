@@ -12,10 +12,11 @@ import pytest
 from dagster import build_schedule_context, materialize
 
 from sim_platform.core.etl import run_etl
-from sim_platform.core.features import FEATURE_SCHEMA
-from sim_platform.core.features import module_day_features as core_features
-from sim_platform.core.layout import LocalTarget, read_stored_day
-from sim_platform.core.warehouse import open_warehouse
+from sim_platform.core.gold.features import FEATURE_SCHEMA
+from sim_platform.core.gold.features import module_day_features as core_features
+from sim_platform.core.gold.warehouse import open_warehouse
+from sim_platform.core.store.layout import LocalTarget
+from sim_platform.core.store.read import read_stored_day
 from sim_platform.defs.bronze.assets import telemetry_day
 from sim_platform.defs.gold.assets import ml_training_set, module_day_features
 from sim_platform.defs.gold.schedules import monthly_training_set_refresh, quarterly_training_set_schedule

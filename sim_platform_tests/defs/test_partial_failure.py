@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dagster import materialize
 
-from sim_platform.core.bronze import bronze_relpath
+from sim_platform.core.bronze.day_file import bronze_relpath
 from sim_platform.defs.bronze.assets import telemetry_day
 from sim_platform.defs.silver.assets import resampled_5s
 from sim_platform_tests.defs.helpers import mat_partitions, range_tags

@@ -15,9 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import AssetCheckSeverity, materialize
 
-from sim_platform.core.bronze import bronze_relpath, bronze_summary, read_bronze
+from sim_platform.core.bronze.day_file import bronze_relpath, bronze_summary, read_bronze
 from sim_platform.core.etl import run_etl
-from sim_platform.core.layout import read_hierarchy_day
+from sim_platform.core.store.layout import LocalTarget
+from sim_platform.core.store.read import read_stored_day
 from sim_platform.defs.bronze.assets import telemetry_day
 from sim_platform.defs.gold.assets import module_day_plot
 from sim_platform.defs.landing.assets import blob_synced_runs, raw_hdf5_runs
@@ -136,7 +137,7 @@ def test_out_of_range_values_warn_and_the_day_is_written(tmp_path: Path, instanc
     entry = report["out_of_range"]["phase1_module1/module_voltage"]
     assert entry["action"] == "null" and entry["bounds"] == [0.0, 1.0] and entry["min"] > 1 and entry["files"]
     # nulled before the 5 s mean: the hour files hold no voltage at all, every other column as before
-    table = read_hierarchy_day(platform.silver_root, "phase1_module1", date(2024, 6, 5))
+    table = read_stored_day(LocalTarget(platform.silver_root), "phase1_module1", date(2024, 6, 5)).table
     assert table.column("module_voltage").null_count == table.num_rows
     assert table.column("module_current").null_count < table.num_rows
 

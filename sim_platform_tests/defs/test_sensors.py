@@ -19,8 +19,9 @@ from dagster import (
     materialize,
 )
 
-from sim_platform.core import etl
-from sim_platform.core.blob_watch import GRACE, BlobCursor, days_in_name
+from sim_platform.core.bronze import days as bronze_days
+from sim_platform.core.ingest import read
+from sim_platform.core.ingest.blob_watch import GRACE, BlobCursor, days_in_name
 from sim_platform.definitions import defs
 from sim_platform.defs.automation import pipeline_automation
 from sim_platform.defs.bronze.assets import telemetry_day
@@ -67,8 +68,9 @@ def cheap_ticks(monkeypatch):
     def no_rows(*args, **kwargs):
         raise AssertionError("a sensor tick read rows of a file")
 
-    monkeypatch.setattr(etl, "read_file", no_rows)
-    monkeypatch.setattr(etl, "read_day", no_rows)
+    monkeypatch.setattr(read, "read_file", no_rows)
+    monkeypatch.setattr(read, "read_day", no_rows)
+    monkeypatch.setattr(bronze_days, "read_day", no_rows)
     return listings
 
 

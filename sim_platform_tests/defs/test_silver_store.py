@@ -1,4 +1,4 @@
-"""Storing computed silver (`core.silver_batch.store_silver`, what the silver IO manager calls).
+"""Storing computed silver (`core.silver.store.store_silver`, what the silver IO manager calls).
 
 The compute step stages the encoded hour files of each day; the store publishes each day as one
 unit: the requested modules are replaced (one without samples that day loses its old files), the
@@ -11,9 +11,10 @@ import pickle
 from datetime import date
 from pathlib import Path
 
-from sim_platform.core import quality
-from sim_platform.core.silver_batch import SilverDay, SilverHours, store_silver
-from sim_platform.core.targets import TargetSpec
+from sim_platform.core.silver import quality
+from sim_platform.core.silver.days import SilverDay, SilverDays
+from sim_platform.core.silver.store import store_silver
+from sim_platform.core.store.targets import TargetSpec
 
 DAY = "2024-06-05"
 
@@ -48,14 +49,14 @@ def test_a_rebuilt_day_replaces_its_requested_modules_as_one_unit(tmp_path: Path
     }
     modules = ["phase1_module1", "phase1_module2", "phase1_module3"]
     old = _report({"phase1_module1": 10, "phase1_module2": 20, "phase1_module3": 30})
-    assert store_silver(spec, SilverHours([_day(staging, first, modules, old)]), 2) == {DAY: 4}
+    assert store_silver(spec, SilverDays([_day(staging, first, modules, old)]), 2) == {DAY: 4}
     assert {k: v for k, v in _files(silver).items() if k.endswith(".parquet")} == first
 
     # a run over module1 and module2: module1 now has hour 00 only, module2 has no samples
     again = {"phase1_module1/2024/06/05/00.parquet": b"new m1 h0"}
     new = _report({"phase1_module1": 11})
     day = _day(staging, again, ["phase1_module1", "phase1_module2"], new)
-    assert store_silver(spec, SilverHours([day, SilverDay("2024-06-06", ["phase1_module1"], status="skipped")]), 2) == {DAY: 1}
+    assert store_silver(spec, SilverDays([day, SilverDay("2024-06-06", ["phase1_module1"], status="skipped")]), 2) == {DAY: 1}
 
     stored = _files(silver)
     assert {k: v for k, v in stored.items() if k.endswith(".parquet")} == {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from sim_platform.core.publish import HIERARCHY
+from sim_platform.core.store.publish import HIERARCHY
 
 
 def etl(

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from sim_platform.core.publish import recover
+from sim_platform.core.store.publish import recover
 from sim_platform_tests.conftest import REPO
 from sim_platform_tests.core.telemetry_files import MASTER, epoch, module_tags, write_export
 from sim_platform_tests.faults.conftest import record
 from sim_platform_tests.faults.harness import day_digests, etl, hidden_leftovers, unreadable
 
 DAYS = ("2024-07-01", "2024-07-02", "2024-07-03")
-#: failpoints (see sim_platform/core/failpoints.py) and how many times one run reaches each
+#: failpoints (see sim_platform/core/exec/failpoints.py) and how many times one run reaches each
 PHASES = {"plan": 1, "read": 11, "resample": 3, "write": 80, "commit": 3, "swap": 30}
 SEED = 20241124
 

@@ -1,0 +1,1 @@
+"""Bronze: one asset, a day of deduplicated raw rows per partition."""

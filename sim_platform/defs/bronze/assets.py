@@ -1,6 +1,6 @@
 """Bronze: every raw input of a UTC day, deduplicated, one parquet file per day (one row group per
 hierarchy). The asset body picks the days and turns outcomes into events; the work is
-`core.bronze_batch` (days in parallel processes).
+`core.bronze.days` (days in parallel processes).
 
 Each day stands alone: a day without any input file is skipped (reported, not an error), and a
 day with a bad input fails alone -- its message names the file and the reason, and the run fails
@@ -20,20 +20,18 @@ from urllib.parse import quote
 from dagster import (
     AssetDep,
     AssetExecutionContext,
-    AssetMaterialization,
-    Failure,
     MetadataValue,
     Nothing,
-    Output,
     asset,
 )
 
-from sim_platform.core.bronze_batch import BronzeOutcome, bronze_days
-from sim_platform.core.inputs import plan_sources
-from sim_platform.core.landing import fetch_blob_sources, source_roots
-from sim_platform.core.rawdata import clip
+from sim_platform.core.bronze.days import BronzeOutcome, bronze_days
+from sim_platform.core.ingest.landing import fetch_blob_sources, source_roots
+from sim_platform.core.ingest.plan import plan_sources
+from sim_platform.core.text import shorten
 from sim_platform.defs.automation import daily_last_day
-from sim_platform.defs.landing.assets import raw_files
+from sim_platform.defs.keys import RAW_FILES
+from sim_platform.defs.materialize import days_failure, materialize_days
 from sim_platform.defs.partitions import daily_partitions, phase_module_partitions
 from sim_platform.defs.policies import CONTAINER_RETRY, with_single_run
 from sim_platform.defs.resources import BlobStoreResource, PlatformPaths
@@ -50,7 +48,7 @@ def _links(day: str) -> str:
     group_name="bronze",
     dagster_type=Nothing,
     partitions_def=daily_partitions,
-    deps=[AssetDep(raw_files)],
+    deps=[AssetDep(RAW_FILES)],
     output_required=False,
     automation_condition=daily_last_day(),
     retry_policy=CONTAINER_RETRY,
@@ -70,7 +68,7 @@ def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_sto
     by_day = {d.isoformat(): files for d, files in plan.by_day().items()}
     for e in plan.failures:  # a file whose days cannot even be read from its metadata
         context.log.warning(f"raw input not usable for any day: {e}")
-    outcomes = bronze_days({d: by_day.get(d, []) for d in days}, str(paths.bronze_dir), paths.config_path, paths.worker_count())
+    outcomes = bronze_days({d: by_day.get(d, []) for d in days}, str(paths.bronze_dir), pipes.catalog, paths.worker_count())
 
     found = sorted({h for o in outcomes if o.ok for h in o.summary.get("hierarchies", [])})
     known = set(context.instance.get_dynamic_partitions(phase_module_partitions.name))  # one query, not one per module
@@ -83,40 +81,28 @@ def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_sto
     written = list(metadata)
     skipped = [o.day for o in outcomes if o.skipped]
     failed = [o for o in outcomes if not o.ok]
-    if written and not skipped and not failed:
-        # Every requested day was written: the asset's output, so the layers selected with it in
-        # this run (silver, plots, features: one run, as the UI and an asset backfill launch them)
-        # go on; Dagster materialises the run's whole range.
-        for day, meta in metadata.items():
-            context.add_asset_metadata(meta, partition_key=day)
-        yield Output(None)
-    else:
-        # Dagster would materialise every partition of the range with an output; only the days
-        # written are materialised, one by one. Steps after bronze in this run are then skipped
-        # (Dagster's rule for a missing output): silver over the range in its own run reads them.
-        for day, meta in metadata.items():
-            yield AssetMaterialization(asset_key=context.asset_key, partition=day, metadata=meta)
-        if written:
-            context.log.info(
-                "not every day of the run was written: steps after bronze in this run are skipped; run them over the range next"
-            )
+    # every requested day written: the layers selected with bronze in this run (silver, plots,
+    # features: one run, as the UI and an asset backfill launch them) go on
+    complete = bool(written) and not skipped and not failed
+    yield from materialize_days(context, metadata, complete)
+    if written and not complete:
+        context.log.info(
+            "not every day of the run was written: steps after bronze in this run are skipped; run them over the range next"
+        )
     if skipped:
-        context.log.info(clip(f"{len(skipped)} day(s) without any raw file, skipped: {', '.join(skipped)}", 2000))
+        context.log.info(shorten(f"{len(skipped)} day(s) without any raw file, skipped: {', '.join(skipped)}", 2000))
     context.log.info(f"{len(written)} day(s) written, {len(skipped)} without data, files by source: {plan.files_by_source()}")
     if failed:
         lines = [f"day {o.day} not written: {err}" for o in failed for err in o.errors]
-        raise Failure(
-            clip(
-                f"{len(failed)} of {len(days)} day(s) failed ({len(written)} written, {len(skipped)} without data); "
-                f"failed: {', '.join(o.day for o in failed)}; first: {lines[0]}",
-                600,
-            ),
-            metadata={
+        raise days_failure(
+            f"{len(failed)} of {len(days)} day(s) failed ({len(written)} written, {len(skipped)} without data); "
+            f"failed: {', '.join(o.day for o in failed)}; first: {lines[0]}",
+            {
                 "failures": MetadataValue.json(lines),
                 "written": MetadataValue.json(written),
                 "failed_days": MetadataValue.json([o.day for o in failed]),
             },
-            allow_retries=False,  # bad input: a retry would fail the same way
+            limit=600,
         )
 
 

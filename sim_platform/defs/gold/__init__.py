@@ -1,0 +1,1 @@
+"""Gold: day plots, module-day features, the quarterly training set and its schedules."""

@@ -1,7 +1,7 @@
 """Gold: the day plot and the module-day features (day x phase_module, following silver), and the
 quarterly ML training set.
 
-The work is `sim_platform.core` (`silver_batch.plot_partitions`, `gold`, `warehouse`); these bodies
+The work is `sim_platform.core` (`gold.plots.plot_partitions`, `gold.files`, `gold.warehouse`); these bodies
 pick partitions, open the stores and turn outcomes into metadata. The training set of a quarter
 depends on every module-day of that quarter (Dagster maps the date dimension onto the quarter).
 """
@@ -11,14 +11,16 @@ from datetime import date
 
 from dagster import AssetExecutionContext, AssetIn, Failure, MaterializeResult, MetadataValue, asset
 
-from sim_platform.core.features import features_table, quarter_of
-from sim_platform.core.gold import build_module_days_parallel, is_module, publish_quarter
-from sim_platform.core.silver_batch import markdown_preview, plot_partitions, stored_modules
+from sim_platform.core.gold.features import features_table, quarter_of
+from sim_platform.core.gold.files import build_module_days_parallel, is_module, publish_quarter
+from sim_platform.core.gold.plots import plot_partitions
+from sim_platform.core.silver.days import markdown_preview
+from sim_platform.core.store.read import stored_hierarchies
 from sim_platform.defs.automation import after_checked_upstream
+from sim_platform.defs.keys import RESAMPLED_5S
 from sim_platform.defs.partitions import daily_partitions, phase_module_partitions, quarterly_partitions
 from sim_platform.defs.policies import CONTAINER_RETRY, with_single_run
 from sim_platform.defs.resources import GoldStore, PlatformPaths, SilverStore, WarehouseResource
-from sim_platform.defs.silver.assets import resampled_5s
 
 #: features shown in the UI preview of a run
 _PREVIEW = [
@@ -40,7 +42,7 @@ _PREVIEW = [
     key_prefix="gold",
     group_name="gold",
     partitions_def=daily_partitions,
-    ins={"resampled_5s": AssetIn(key=resampled_5s.key)},
+    ins={"resampled_5s": AssetIn(key=RESAMPLED_5S)},
     automation_condition=after_checked_upstream(),
     retry_policy=CONTAINER_RETRY,
 )
@@ -69,7 +71,7 @@ def module_day_plot(
     key_prefix="gold",
     group_name="gold",
     partitions_def=daily_partitions,
-    deps=[resampled_5s],
+    deps=[RESAMPLED_5S],
     automation_condition=after_checked_upstream(),
     retry_policy=CONTAINER_RETRY,
 )
@@ -80,19 +82,20 @@ def module_day_features(
     SoC swing, cell spread and weakest cell, real-sample share, RUN and IDLE hours (docs/gold_features.md)."""
     silver = silver_store.spec()
     target = silver.open()
-    keys = [(day, pm) for day in context.partition_keys for pm in stored_modules(target, day)]
+    keys = [(day, pm) for day in context.partition_keys for pm in stored_hierarchies(target, date.fromisoformat(day))]
     modules = [(date.fromisoformat(d), pm) for d, pm in keys if is_module(pm)]
     skipped = sorted({pm for _, pm in keys if not is_module(pm)})
     if skipped:
         context.log.info(f"not modules, no features: {skipped}")
-    rows = build_module_days_parallel(silver.open, gold_store.spec().open, modules, paths.worker_count())
+    catalog = paths.catalog()
+    rows = build_module_days_parallel(silver.open, gold_store.spec().open, modules, paths.worker_count(), catalog=catalog)
     written = [r for r in rows.values() if r is not None]
     empty = [f"{d}|{pm}" for (d, pm), r in rows.items() if r is None]
     for key in empty:
         context.log.warning(f"{key}: no silver data, no feature row (an older one was removed)")
     meta = {"rows": len(written), "no_silver_data": MetadataValue.json(empty), "not_modules": MetadataValue.json(skipped)}
     if written:
-        meta["preview"] = MetadataValue.md(markdown_preview(features_table(written), rows=10, columns=_PREVIEW))
+        meta["preview"] = MetadataValue.md(markdown_preview(features_table(written, catalog), rows=10, columns=_PREVIEW))
     return MaterializeResult(metadata=meta)
 
 
@@ -111,10 +114,12 @@ def ml_training_set(context: AssetExecutionContext, gold_store: GoldStore, wareh
     modules = context.instance.get_dynamic_partitions(phase_module_partitions.name)
     with warehouse.open() as wh:
         try:
-            table, rel, report = publish_quarter(gold_store.spec().open(), wh, quarter, modules, warehouse.table())
+            table, rel, report = publish_quarter(
+                gold_store.spec().open(), wh, quarter, modules, warehouse.table(), warehouse.paths.catalog()
+            )
         except LookupError as exc:
             raise Failure(str(exc), allow_retries=False) from None
-    from sim_platform.core.plots import draw_training_set
+    from sim_platform.core.gold.plots import draw_training_set
 
     png = draw_training_set(table, f"{quarter}: daily energy throughput per module")
     return MaterializeResult(

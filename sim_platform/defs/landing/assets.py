@@ -23,8 +23,8 @@ from dagster import (
     asset,
 )
 
-from sim_platform.core.inputs import plan_inputs
-from sim_platform.core.landing import runs_prefix
+from sim_platform.core.ingest.landing import upload_prefix
+from sim_platform.core.ingest.plan import plan_inputs
 from sim_platform.defs.partitions import daily_partitions, run_partitions
 from sim_platform.defs.policies import CONTAINER_RETRY
 from sim_platform.defs.resources import BlobStoreResource, PlatformPaths
@@ -44,7 +44,7 @@ def raw_hdf5_runs(context: AssetExecutionContext, config: RawRunsConfig, paths: 
     run = context.partition_key
     folder = paths.landing_dir / run
     if config.generate:
-        from sim_platform.core.generate import generate
+        from sim_platform.core.synth.generate import generate
 
         with tempfile.TemporaryDirectory(dir=paths.landing_dir.parent if paths.landing_dir.parent.exists() else None) as tmp:
             generate(tmp, runs=1, days=config.days, seed=config.seed, fmt="hdf5", start=date.fromisoformat(config.start))
@@ -77,7 +77,9 @@ def blob_synced_runs(context: AssetExecutionContext, paths: PlatformPaths, blob_
     """The run uploaded to the container under `<raw prefix>runs/<run>/` (only what changed is sent)."""
     run = context.partition_key
     with blob_store.open() as store:
-        report = sync_up(store, paths.landing_dir / run, prefix=f"{runs_prefix(paths.pipelines())}{run}/", log_dir=paths.log_dir)
+        report = sync_up(
+            store, paths.landing_dir / run, prefix=f"{upload_prefix(paths.pipelines(), 'hdf5')}{run}/", log_dir=paths.log_dir
+        )
     if not report.ok:
         raise Failure(
             f"sync of run {run} failed for {len(report.failed)} file(s)",

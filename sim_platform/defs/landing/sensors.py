@@ -2,7 +2,7 @@
 
 No library sensor exists for Azure blobs, so this one stays a sensor; each tick is cheap: ONE
 listing of the configured sources' blob prefixes (keeping the blobs a source claims, so a new
-CSV/JSON source is watched as soon as it is configured) and the cursor (`core.blob_watch`). The
+CSV/JSON source is watched as soon as it is configured) and the cursor (`core.ingest.blob_watch`). The
 days of new or changed blobs come from their names (the exporter's dated folders and file names);
 only a name without a date (an HDF5 run file) is downloaded into the raw cache, where bronze reads
 it anyway, and dated from its metadata. No rows of any file are read in a tick.
@@ -33,11 +33,10 @@ from dagster import (
     sensor,
 )
 
-from sim_platform.core.blob_watch import BlobCursor, digest, group_by_day, listed_by_day
-from sim_platform.core.inputs import file_days
-from sim_platform.core.landing import blob_prefixes, blob_source
-from sim_platform.defs.bronze.assets import telemetry_day
-from sim_platform.defs.landing.assets import raw_files
+from sim_platform.core.ingest.blob_watch import BlobCursor, digest, group_by_day, listed_by_day
+from sim_platform.core.ingest.landing import blob_prefixes, blob_source
+from sim_platform.core.ingest.plan import file_days
+from sim_platform.defs.keys import RAW_FILES, TELEMETRY_DAY
 from sim_platform.defs.partitions import daily_partitions
 from sim_platform.defs.resources import BlobStoreResource, PlatformPaths
 from sim_platform.storage import BlobInfo, BlobStore, BlobStoreError
@@ -67,7 +66,7 @@ def _cached_copy(store: BlobStore, blob: BlobInfo, cache: Path) -> Path | None:
     name="new_blob_sensor",
     minimum_interval_seconds=BLOB_SENSOR_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
-    asset_selection=[telemetry_day],
+    asset_selection=[TELEMETRY_DAY],
     description="New or changed raw blobs -> telemetry_day runs for exactly the affected days (one listing per tick).",
 )
 def new_blob_sensor(context: SensorEvaluationContext, paths: PlatformPaths, blob_store: BlobStoreResource):
@@ -106,12 +105,12 @@ def new_blob_sensor(context: SensorEvaluationContext, paths: PlatformPaths, blob
             continue
         entries = dated.get(day, set()) | set(landed.days[day])
         requests.append(
-            RunRequest(run_key=f"telemetry_day:{day}:{digest(entries)}", asset_selection=[telemetry_day.key], partition_key=day)
+            RunRequest(run_key=f"telemetry_day:{day}:{digest(entries)}", asset_selection=[TELEMETRY_DAY], partition_key=day)
         )
         new = sorted(landed.days[day])
         events.append(
             AssetMaterialization(
-                asset_key=raw_files.key,
+                asset_key=RAW_FILES,
                 partition=day,
                 metadata={
                     "new_or_changed": len(new),

@@ -1,7 +1,7 @@
 """Asset checks of `resampled_5s`, evaluated over the partitions of the run.
 
 - `cadence_and_schema` (BLOCKING, error): the hour-file contract -- the pandera schema of
-  `core.validate` (5-second grid, 720 rows per hour, the catalog's columns and types) and the
+  `core.silver.validate` (5-second grid, 720 rows per hour, the catalog's columns and types) and the
   catalog's blocking value policies (`out_of_range: fail`) -- checked BEFORE anything is written,
   the same way `sim-platform etl` checks it. A day that breaks it is not written; the check fails,
   naming it, and being blocking it keeps the run's downstream steps (the plot) from running.
@@ -22,9 +22,9 @@ Per-partition verdicts are in the check metadata.
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Config, MetadataValue
 
-from sim_platform.core.quality import ANOMALY_SECTIONS, QUALITY_DIR
-from sim_platform.core.rawdata import clip
-from sim_platform.core.silver_batch import PartitionSummary
+from sim_platform.core.silver.days import PartitionSummary
+from sim_platform.core.silver.quality import ANOMALY_SECTIONS, QUALITY_DIR
+from sim_platform.core.text import shorten
 
 CADENCE_CHECK = "cadence_and_schema"
 COMPLETENESS_CHECK = "completeness"
@@ -77,7 +77,7 @@ def silver_check_results(
                 "failing_count": len(bad),
                 "failing": MetadataValue.json(_first(bad)),
             },
-            description=clip(
+            description=shorten(
                 f"{len(bad)} partition(s) break the hour-file contract and were not written; first: "
                 f"{next(iter(bad))}: {next(iter(bad.values()))}",
                 300,

@@ -1,36 +1,37 @@
 """The silver IO manager: stores and loads the parquet hierarchy, nothing else.
 
-`handle_output` receives what `resampled_5s` computed -- `core.silver_batch.SilverHours`, the
+`handle_output` receives what `resampled_5s` computed -- `core.silver.days.SilverDays`, the
 encoded hour files of the run's partitions, staged per day on local disk -- and publishes them into
 the target (`{phase_module}/YYYY/MM/DD/HH.parquet` in a folder or the container, each day as one
 unit with its quality report, through `layout.publishing`, as the ETL does), days in parallel
-processes. `load_input` returns a read-on-access mapping `{"day|phase_module": (table, column
-facts)}` over the modules stored on the requested days, so a downstream asset over 30 days x 28
+processes. `load_input` returns a read-on-access mapping `{"day|phase_module": StoredDay}` over the modules stored on the requested days, so a downstream asset over 30 days x 28
 modules never holds them all in memory.
 """
 
 from collections.abc import Iterator, Mapping
+from datetime import date
 
-import pyarrow as pa
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from sim_platform.core.silver_batch import SilverHours, read_partition, store_silver, stored_modules
-from sim_platform.core.targets import TargetSpec
+from sim_platform.core.silver.days import SilverDays
+from sim_platform.core.silver.store import store_silver
+from sim_platform.core.store.read import StoredDay, read_stored_day, stored_hierarchies
+from sim_platform.core.store.targets import TargetSpec
 from sim_platform.defs.resources import PlatformPaths, SilverStore
 
 
 class SilverPartitions(Mapping):
-    """`{"day|phase_module": (table or None, column facts)}`, each read when first asked for."""
+    """`{"day|phase_module": StoredDay or None}`, each read when first asked for (`store.read`)."""
 
     def __init__(self, spec: TargetSpec, keys: list[str]):
         self.spec = spec
         self.keys_ = list(keys)
 
-    def __getitem__(self, key: str) -> tuple[pa.Table | None, dict]:
+    def __getitem__(self, key: str) -> StoredDay | None:
         if key not in self.keys_:
             raise KeyError(key)
         day, pm = key.split("|")
-        return read_partition(self.spec, pm, day)
+        return read_stored_day(self.spec.open(), pm, date.fromisoformat(day))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys_)
@@ -43,16 +44,16 @@ class SilverIOManager(ConfigurableIOManager):
     store: SilverStore
     paths: PlatformPaths
 
-    def write(self, hours: SilverHours) -> dict[str, int]:
+    def write(self, hours: SilverDays) -> dict[str, int]:
         """Store the built days of `hours`; hour files written per day."""
         try:
             return store_silver(self.store.spec(), hours, self.paths.worker_count())
         finally:
             hours.discard()
 
-    def handle_output(self, context: OutputContext, obj: SilverHours) -> None:
-        if not isinstance(obj, SilverHours):
-            raise TypeError(f"the silver IO manager stores SilverHours, not {type(obj).__name__}")
+    def handle_output(self, context: OutputContext, obj: SilverDays) -> None:
+        if not isinstance(obj, SilverDays):
+            raise TypeError(f"the silver IO manager stores SilverDays, not {type(obj).__name__}")
         written = self.write(obj)
         context.add_output_metadata(
             {"target": self.store.spec().root, "days_written": len(written), "files_written": sum(written.values())}
@@ -64,4 +65,6 @@ class SilverIOManager(ConfigurableIOManager):
             raise ValueError("resampled_5s is partitioned by day: load it for one or more days")
         spec = self.store.spec()
         target = spec.open()
-        return SilverPartitions(spec, [f"{day}|{pm}" for day in days for pm in stored_modules(target, day)])
+        return SilverPartitions(
+            spec, [f"{day}|{pm}" for day in days for pm in stored_hierarchies(target, date.fromisoformat(day))]
+        )

@@ -1,0 +1,73 @@
+"""Where each configured source's files are on local disk, so every reader works on plain files.
+
+A source in a local folder is read in place. A source under a blob prefix is read from the local
+cache of that prefix (`<cache>/<prefix>/...`, the blob's name below the cache root), which
+`fetch_blob_sources` brings up to date with `sync_down`: only missing or changed blobs move,
+verified by MD5. Prefixes nested in another are fetched once, with the outer one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim_platform.core.config.pipelines import Pipelines
+from sim_platform.core.config.sources import SourceFormat, claim
+from sim_platform.core.ingest.plan import SourceRoot
+from sim_platform.storage import BlobStore, SyncReport, sync_down
+
+
+def source_roots(pipes: Pipelines, cache_dir: Path, names: list[str] | None = None) -> list[SourceRoot]:
+    """(folder, source) per configured source (or per source of `names`), in configuration order."""
+    out = []
+    for fmt in pipes.source_formats(names):
+        loc = pipes.location(fmt.name)
+        out.append((pipes.folder(loc) if loc.folder is not None else Path(cache_dir) / loc.prefix, fmt))
+    return out
+
+
+def blob_prefixes(pipes: Pipelines, names: list[str] | None = None) -> list[str]:
+    """Distinct blob prefixes of the (named) sources, none nested in another."""
+    wanted = {f.name for f in pipes.source_formats(names)}
+    prefixes = sorted({pipes.location(n).prefix for n in wanted if pipes.location(n).blob_prefix is not None})
+    return [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
+
+
+def fetch_blob_sources(
+    store: BlobStore,
+    pipes: Pipelines,
+    cache_dir: Path,
+    names: list[str] | None = None,
+    log_dir: Path | None = None,
+    **sync_options,
+) -> list[SyncReport]:
+    """Bring the cache of every blob-prefix source up to date; one report per prefix."""
+    reports = []
+    for prefix in blob_prefixes(pipes, names):
+        (Path(cache_dir) / prefix).mkdir(parents=True, exist_ok=True)
+        reports.append(sync_down(store, Path(cache_dir) / prefix, prefix=prefix, log_dir=log_dir, **sync_options))
+    return reports
+
+
+def blob_source(pipes: Pipelines, blob_name: str) -> SourceFormat | None:
+    """The source a blob belongs to: the first, in configuration order, whose prefix holds it and
+    whose patterns match its file name (the same rule as for local files)."""
+    holders = [
+        f
+        for f in pipes.source_formats()
+        if (loc := pipes.location(f.name)).blob_prefix is not None and blob_name.startswith(loc.prefix)
+    ]
+    return claim(blob_name.rsplit("/", 1)[-1], holders)
+
+
+#: the folder under a source's blob prefix where each kind of input is uploaded
+UPLOAD_FOLDER = {"hdf5": "runs/", "telemetry": "telemetry/"}
+
+
+def upload_prefix(pipes: Pipelines, kind: str) -> str:
+    """Where inputs of a kind are uploaded: its folder (`runs/`, `telemetry/`) under the blob prefix
+    of the first source of that kind that has one."""
+    for fmt in pipes.source_formats():
+        loc = pipes.location(fmt.name)
+        if fmt.kind == kind and loc.blob_prefix is not None:
+            return loc.prefix + UPLOAD_FOLDER[kind]
+    raise ValueError(f"{pipes.path}: no {kind} source has a blob_prefix to upload to")
