@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 from sim_platform.core.config.pipelines import Pipelines, load_pipelines
@@ -25,10 +24,9 @@ from sim_platform.core.exec import failpoints
 from sim_platform.core.exec.days import largest_first, run_days
 from sim_platform.core.exec.pool import process_pool
 from sim_platform.core.ingest import manifest
-from sim_platform.core.ingest.plan import InputFile, InputPlan, SourceRoot, plan_inputs, plan_sources
+from sim_platform.core.ingest.plan import InputPlan, SourceRoot, plan_inputs, plan_sources
 from sim_platform.core.ingest.read import day_bytes
 from sim_platform.core.store import publish
-from sim_platform.core.text import shorten
 
 __all__ = ["DayResult", "EtlSummary", "run_etl"]
 
@@ -117,7 +115,7 @@ def run_etl(
         recovered=recovered.get("rolled_forward", 0),
     )
     days = plan.by_day()
-    kept = {} if skip_bad_files else _days_kept(plan, days, output)
+    kept = {} if skip_bad_files else plan.days_kept(days, lambda d: publish.has_output(output, d), override="--skip-bad-files")
     same = (
         set()
         if force
@@ -150,26 +148,3 @@ def run_etl(
     publish.tidy(output)
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-def _days_kept(plan: InputPlan, days: dict[date, list[InputFile]], output: Path) -> dict[date, list[str]]:
-    """Days that must keep their previous output because an input of theirs was refused while
-    planning: they are not rebuilt from the remaining files (that would drop the hours only the
-    refused file fed). A refused file whose day cannot be told protects every day that already has
-    output; days with no output yet are written."""
-    refused, unknown = plan.refused_days()
-    kept = {}
-    for d in days:
-        if d in refused:
-            kept[d] = [str(e) for e in refused[d]] + [
-                f"day {d}: not written, {len(refused[d])} bad input file(s); its previous output is kept (--skip-bad-files builds it from the rest)"
-            ]
-        elif unknown and publish.has_output(output, d):
-            kept[d] = [
-                shorten(
-                    f"day {d}: not written: {len(unknown)} refused input file(s) of unknown day (first {unknown[0].path}) "
-                    "may belong to it; its previous output is kept (--skip-bad-files writes it anyway)",
-                    300,
-                )
-            ]
-    return kept

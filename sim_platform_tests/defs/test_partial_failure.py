@@ -10,12 +10,14 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import pytest
 from dagster import materialize
 
 from sim_platform.core.bronze.day_file import bronze_relpath
 from sim_platform.defs.bronze.assets import telemetry_day
 from sim_platform.defs.silver.assets import resampled_5s
 from sim_platform_tests.defs.helpers import mat_partitions, range_tags
+from sim_platform_tests.faults.test_fault_matrix import BAD
 
 
 def _corrupt_copy(sample_two_days: Path, tmp_path: Path) -> tuple[Path, str]:
@@ -99,3 +101,43 @@ def test_silver_range_with_gaps_and_a_corrupt_day(platform, instance, sample_two
     assert not (platform.silver_root / "phase1_module1/2024/06/20").exists()
     assert not list((platform.home / "staging").rglob("*.pkl"))  # staged hour files are cleaned up
     assert instance.get_materialized_partitions(resampled_5s.key) == {"2024-06-05"}
+
+
+def _not_parquet(p: Path) -> None:
+    """A new file named for the day that is not parquet at all (a failed upload, a stray copy)."""
+    (p.parent / "telemetry-export-badbadbad.parquet").write_bytes(b"this is not a parquet file\n" * 40)
+
+
+#: the fault matrix's bad inputs (`sim-platform etl`), and a stray non-parquet file
+REFUSED = {**BAD, "not parquet at all": _not_parquet}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_refused_file_fails_its_day_in_bronze_as_in_the_cli(platform, instance, sample_two_days: Path, tmp_path, case):
+    """The CLI's contract through the Dagster path: bronze of 2024-06-20 is written, then one input
+    of that day is spoiled in the container. The rerun over 06-05 .. 06-20 fails naming the file;
+    06-20 keeps its previous bronze file byte for byte; 06-05 is written and materialised."""
+    data = tmp_path / "landing"
+    shutil.copytree(sample_two_days, data)
+    platform.land(data, "telemetry/")
+    assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-20").success
+    kept = platform.paths.bronze_dir / bronze_relpath(date(2024, 6, 20))
+    before = kept.read_bytes()
+    victim = sorted((data / "2024/06/20").glob("*.parquet"))[2]
+    REFUSED[case](victim)
+    named = victim.name if case != "not parquet at all" else "telemetry-export-badbadbad.parquet"
+    platform.land(data, "telemetry/")
+    r = materialize(
+        [telemetry_day],
+        instance=instance,
+        resources=platform.resources,
+        tags=range_tags("2024-06-05", "2024-06-20"),
+        raise_on_error=False,
+    )
+    assert not r.success
+    message = _failure_message(r)
+    assert "failed: 2024-06-20" in message and named in message, message
+    assert "day 2024-06-20 not written" in message
+    assert mat_partitions(r, "bronze/telemetry_day") == {"2024-06-05"}
+    assert kept.read_bytes() == before  # the day is replaced whole or not at all
+    assert not [p for p in platform.paths.bronze_dir.rglob("*") if p.is_file() and p.name.startswith(".")]

@@ -60,11 +60,21 @@ def bronze_day(day: str, files: list[InputFile], bronze_dir: str, catalog: Catal
     return outcome
 
 
-def bronze_days(files_by_day: dict[str, list[InputFile]], bronze_dir: str, catalog: Catalog, workers: int) -> list[BronzeOutcome]:
+def bronze_days(
+    files_by_day: dict[str, list[InputFile]],
+    bronze_dir: str,
+    catalog: Catalog,
+    workers: int,
+    kept: dict[str, list[str]] | None = None,
+) -> list[BronzeOutcome]:
     """Every day of `files_by_day`; days with files run in `workers` processes, the others are
-    skipped without a task (a 60-day range with 4 days of data costs 4 days of work)."""
-    busy = largest_first({d: day_bytes(files) for d, files in files_by_day.items() if files})
-    idle = [BronzeOutcome(d) for d in files_by_day if not files_by_day[d]]
+    skipped without a task (a 60-day range with 4 days of data costs 4 days of work). A day of
+    `kept` (a refused input of its own, `InputPlan.days_kept`) fails with those lines and keeps
+    its previous bronze file, as `sim-platform etl` keeps a day."""
+    kept = kept or {}
+    refused = [BronzeOutcome(d, len(files_by_day[d]), errors=kept[d]) for d in files_by_day if d in kept]
+    busy = largest_first({d: day_bytes(files) for d, files in files_by_day.items() if files and d not in kept})
+    idle = [BronzeOutcome(d) for d in files_by_day if not files_by_day[d] and d not in kept]
     workers = max(1, min(workers, sum(len(files_by_day[d]) for d in busy) or 1))
     done: list[BronzeOutcome] = []
     if workers == 1:
@@ -72,7 +82,7 @@ def bronze_days(files_by_day: dict[str, list[InputFile]], bronze_dir: str, catal
     else:
         with process_pool(workers) as pool:
             run_days(pool, busy, workers, _BronzeDays(files_by_day, bronze_dir, catalog, workers, done.append))
-    return sorted(done + idle, key=lambda o: o.day)
+    return sorted(done + idle + refused, key=lambda o: o.day)
 
 
 def _read_chunk(day: str, files: list[InputFile], catalog: Catalog):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from sim_platform.core.config.grid import day_of
 from sim_platform.core.config.sources import SourceFormat, claim, default_sources
 from sim_platform.core.ingest.hdf5_runs import run_time_range_ms
 from sim_platform.core.ingest.rawdata import InputError
+from sim_platform.core.text import shorten
 from sim_platform.storage.checksums import md5_file
 
 #: (folder, a source whose files may be in it); a list of these is in precedence order
@@ -63,6 +65,33 @@ class InputPlan:
             if not days:
                 unknown.append(err)
         return dict(by_day), unknown
+
+    def days_kept(
+        self, days: Iterable[date], has_output: Callable[[date], bool], override: str | None = None
+    ) -> dict[date, list[str]]:
+        """The days of `days` that must keep their previous output because an input of theirs was
+        refused while planning, with the lines that say why (the files first). They are not rebuilt
+        from the remaining files: that would drop the hours only the refused file fed. A refused file
+        whose day cannot be told protects every day that already has output (`has_output`); days
+        with no output yet are written. `override` names the switch that builds them anyway (the
+        CLI's `--skip-bad-files`); the ETL and bronze apply this one rule."""
+        refused, unknown = self.refused_days()
+        kept = {}
+        for d in days:
+            if d in refused:
+                kept[d] = [str(e) for e in refused[d]] + [
+                    f"day {d}: not written, {len(refused[d])} bad input file(s); its previous output is kept"
+                    + (f" ({override} builds it from the rest)" if override else "")
+                ]
+            elif unknown and has_output(d):
+                kept[d] = [
+                    shorten(
+                        f"day {d}: not written: {len(unknown)} refused input file(s) of unknown day (first {unknown[0].path}) "
+                        "may belong to it; its previous output is kept" + (f" ({override} writes it anyway)" if override else ""),
+                        300,
+                    )
+                ]
+        return kept
 
     def files_by_source(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)

@@ -3,8 +3,11 @@ hierarchy). The asset body picks the days and turns outcomes into events; the wo
 `core.bronze.days` (days in parallel processes).
 
 Each day stands alone: a day without any input file is skipped (reported, not an error), and a
-day with a bad input fails alone -- its message names the file and the reason, and the run fails
-listing exactly those days after the others have been written and materialised.
+day with a bad input fails alone, as in `sim-platform etl` (`InputPlan.days_kept`, one rule for
+both): a file refused while planning (corrupt, truncated, wrong columns) or while reading fails its
+day, which is not written and keeps its previous bronze file; the message names the file and the
+reason, and the run fails listing exactly those days after the others have been written and
+materialised. A refused file whose day cannot be told fails every day that already has bronze.
 
 When every requested day is written, bronze yields its (`Nothing`) output, so the assets selected
 with it in the same run (silver, plots, features: the UI's Materialize on the whole graph, or an
@@ -15,6 +18,7 @@ are skipped: silver over the range, in its own run, skips the days without bronz
 """
 
 from collections import Counter
+from datetime import date
 from urllib.parse import quote
 
 from dagster import (
@@ -25,6 +29,7 @@ from dagster import (
     asset,
 )
 
+from sim_platform.core.bronze.day_file import bronze_relpath
 from sim_platform.core.bronze.days import BronzeOutcome, bronze_days
 from sim_platform.core.ingest.landing import fetch_blob_sources, source_roots
 from sim_platform.core.ingest.plan import plan_sources
@@ -66,9 +71,18 @@ def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_sto
             context.log.warning("raw cache: " + "; ".join(f"{f.name}: {f.error}" for f in sync.failed))
     plan = plan_sources(source_roots(pipes, paths.raw_cache_dir), pipes.catalog)
     by_day = {d.isoformat(): files for d, files in plan.by_day().items()}
-    for e in plan.failures:  # a file whose days cannot even be read from its metadata
-        context.log.warning(f"raw input not usable for any day: {e}")
-    outcomes = bronze_days({d: by_day.get(d, []) for d in days}, str(paths.bronze_dir), pipes.catalog, paths.worker_count())
+    # a refused input fails its day, which keeps its previous bronze file: the rule of `sim-platform etl`
+    kept = plan.days_kept([date.fromisoformat(d) for d in days], lambda d: (paths.bronze_dir / bronze_relpath(d)).exists())
+    _, unknown = plan.refused_days()
+    for e in unknown:  # a refused file whose day cannot be told: it fails every day that has bronze
+        context.log.warning(f"refused input of unknown day: {e}")
+    outcomes = bronze_days(
+        {d: by_day.get(d, []) for d in days},
+        str(paths.bronze_dir),
+        pipes.catalog,
+        paths.worker_count(),
+        kept={d.isoformat(): lines for d, lines in kept.items()},
+    )
 
     found = sorted({h for o in outcomes if o.ok for h in o.summary.get("hierarchies", [])})
     known = set(context.instance.get_dynamic_partitions(phase_module_partitions.name))  # one query, not one per module
