@@ -33,6 +33,13 @@ def _corrupt_copy(sample_two_days: Path, tmp_path: Path) -> tuple[Path, str]:
     return data, victim.name
 
 
+def _bronze_range(platform, instance, first: str, last: str):
+    """Bronze over the days first .. last in one run (a single-run backfill), failures kept."""
+    return materialize(
+        [telemetry_day], instance=instance, resources=platform.resources, tags=range_tags(first, last), raise_on_error=False
+    )
+
+
 def _failure_message(result) -> str:
     return next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").event_specific_data.error.message
 
@@ -46,13 +53,7 @@ def test_bronze_range_with_gaps_and_a_corrupt_day(platform, instance, sample_two
     data, victim = _corrupt_copy(sample_two_days, tmp_path)
     platform.land(data, "telemetry/")
     # 2024-06-04 ... 2024-06-21: 18 days, raw files for two of them, one of which has a corrupt file
-    r = materialize(
-        [telemetry_day],
-        instance=instance,
-        resources=platform.resources,
-        tags=range_tags("2024-06-04", "2024-06-21"),
-        raise_on_error=False,
-    )
+    r = _bronze_range(platform, instance, "2024-06-04", "2024-06-21")
     assert not r.success
     assert mat_partitions(r, "bronze/telemetry_day") == {"2024-06-05"}  # written and materialised all the same
     message = _failure_message(r)
@@ -127,13 +128,7 @@ def test_a_refused_file_fails_its_day_in_bronze_as_in_the_cli(platform, instance
     REFUSED[case](victim)
     named = victim.name if case != "not parquet at all" else "telemetry-export-badbadbad.parquet"
     platform.land(data, "telemetry/")
-    r = materialize(
-        [telemetry_day],
-        instance=instance,
-        resources=platform.resources,
-        tags=range_tags("2024-06-05", "2024-06-20"),
-        raise_on_error=False,
-    )
+    r = _bronze_range(platform, instance, "2024-06-05", "2024-06-20")
     assert not r.success
     message = _failure_message(r)
     assert "failed: 2024-06-20" in message and named in message, message
