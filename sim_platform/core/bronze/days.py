@@ -44,20 +44,11 @@ class BronzeOutcome:
 
 
 def bronze_day(day: str, files: list[InputFile], bronze_dir: str, catalog: Catalog) -> BronzeOutcome:
-    """Read, deduplicate and write one day; every failure comes back as the day's errors."""
+    """Read, deduplicate and write one day; every failure comes back as the day's errors (a whole
+    day is a split day of one chunk)."""
     if not files:
         return BronzeOutcome(day)
-    outcome = BronzeOutcome(day, files=len(files))
-    try:
-        batch, errors = read_day(files, date.fromisoformat(day), catalog)
-        outcome.errors = [str(e) for e in errors]
-        if outcome.ok:
-            outcome.summary = write_bronze(
-                batch, date.fromisoformat(day), catalog, Path(bronze_dir) / bronze_relpath(date.fromisoformat(day))
-            )
-    except Exception as exc:  # a day never takes the others down with it
-        outcome.errors.append(shorten(f"day {day}: {type(exc).__name__}: {exc}", 300))
-    return outcome
+    return _write_day(day, [_read_chunk(day, files, catalog)], len(files), bronze_dir, catalog)
 
 
 def bronze_days(
