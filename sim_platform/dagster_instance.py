@@ -1,5 +1,18 @@
 """Instance-level pieces named in `dagster.yaml` files (not definitions: a code location never loads them).
 
+`ModuleDayRunCoordinator` is Dagster's `QueuedRunCoordinator` (the run queue, unchanged) whose import
+puts Dagster's partition key ranges of a (day x phase_module) selection into rectangles. A run over a
+range of a `MultiPartitionsDefinition` covers the rectangle between its two keys
+(`get_partition_keys_in_range` is the product of the two dimensions' ranges), but Dagster cuts a
+selection into one range per key of its shorter dimension (`DefaultPartitionsSubset.get_partition_key_ranges`,
+dagster-io/dagster#18852 and #23996): every module over 30 days becomes 28 runs, each reading every
+bronze day again. `module_day_ranges` covers the same keys with rectangles instead: every module over
+any days, one module over a range, one day over every module and any block of modules by days are
+one range each, so one run under a single-run backfill policy; a scattered set costs one run per
+block. The backfill daemon and the automation sensor compute these ranges in the daemon's process,
+which loads the run coordinator when it starts; the same coordinator in the webserver keeps its
+previews equal. Pinned by `sim_platform_tests/defs/test_run_counts.py`.
+
 `ConnectionStringComputeLogManager` is dagster-azure's `AzureBlobComputeLogManager` -- step stdout and
 stderr captured locally and uploaded to a blob container, shown in the UI -- for an account reached
 by a connection string. The compose deployment's container is Azurite, at
@@ -9,9 +22,13 @@ differently; uploading, reading back and the UI's links are the stock class's. T
 deployment uses the stock class as it is (workload identity, `default_azure_credential`).
 """
 
+from itertools import groupby
+
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
-from dagster import Field, Noneable, StringSource
+from dagster import Field, MultiPartitionKey, MultiPartitionsDefinition, Noneable, PartitionKeyRange, StringSource
+from dagster._core.definitions.partitions.subset.default import DefaultPartitionsSubset
+from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_azure.blob import AzureBlobComputeLogManager
 
 from sim_platform.storage.settings import parse_connection_string
@@ -56,3 +73,67 @@ class ConnectionStringComputeLogManager(AzureBlobComputeLogManager):
             "upload_interval": Field(Noneable(int), is_required=False, default_value=None),
             "show_url_only": Field(bool, is_required=False, default_value=False),
         }
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Sorted indices as contiguous (first, last) runs."""
+    out = []
+    for _, group in groupby(enumerate(sorted(indices)), key=lambda t: t[1] - t[0]):
+        run = [i for _, i in group]
+        out.append((run[0], run[-1]))
+    return out
+
+
+def _rectangles(keys: list[tuple[str, str]], a_order: list[str], b_order: list[str]) -> list[tuple[int, int, int, int]]:
+    """Cover (a, b) pairs with blocks: the a's sharing the same set of b's, in contiguous runs of
+    each dimension's order; (a first, a last, b first, b last) as indices."""
+    a_index, b_index = {k: i for i, k in enumerate(a_order)}, {k: i for i, k in enumerate(b_order)}
+    by_a: dict[str, set[str]] = {}
+    for a, b in keys:
+        by_a.setdefault(a, set()).add(b)
+    groups: dict[frozenset, list[int]] = {}
+    for a, bs in by_a.items():
+        groups.setdefault(frozenset(bs), []).append(a_index[a])
+    return [
+        (a0, a1, b0, b1) for bs, a_idx in groups.items() for a0, a1 in _runs(a_idx) for b0, b1 in _runs([b_index[b] for b in bs])
+    ]
+
+
+def module_day_ranges(keys, partitions_def: MultiPartitionsDefinition) -> list[PartitionKeyRange] | None:
+    """The fewest-blocks cover of a two-dimensional selection as partition key ranges, each range
+    the rectangle between its keys; None when a key is not in the definition (Dagster's own ranges then)."""
+    first, second = partitions_def.partitions_defs
+    orders = [first.partitions_def.get_partition_keys(), second.partitions_def.get_partition_keys()]
+    pairs = []
+    for key in keys:
+        by_dim = partitions_def.get_partition_key_from_str(key).keys_by_dimension
+        pairs.append((by_dim[first.name], by_dim[second.name]))
+    known = [set(orders[0]), set(orders[1])]
+    if any(a not in known[0] or b not in known[1] for a, b in pairs):
+        return None
+    by_first = _rectangles(pairs, orders[0], orders[1])
+    by_second = [(a0, a1, b0, b1) for b0, b1, a0, a1 in _rectangles([(b, a) for a, b in pairs], orders[1], orders[0])]
+    best = min(by_first, by_second, key=len)
+
+    def key(a: int, b: int) -> str:
+        return MultiPartitionKey({first.name: orders[0][a], second.name: orders[1][b]})
+
+    return [PartitionKeyRange(key(a0, b0), key(a1, b1)) for a0, a1, b0, b1 in sorted(best)]
+
+
+_dagster_ranges = DefaultPartitionsSubset.get_partition_key_ranges
+
+
+def _ranges(self, partitions_def):
+    if isinstance(partitions_def, MultiPartitionsDefinition) and self.subset:
+        ranges = module_day_ranges(self.subset, partitions_def)
+        if ranges is not None:
+            return ranges
+    return _dagster_ranges(self, partitions_def)
+
+
+DefaultPartitionsSubset.get_partition_key_ranges = _ranges
+
+
+class ModuleDayRunCoordinator(QueuedRunCoordinator):
+    """The run queue as it is; loading it installs `module_day_ranges` in the process (module docstring)."""

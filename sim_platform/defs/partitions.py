@@ -1,9 +1,14 @@
-"""Partitions: UTC days (bronze, silver, plots, features), simulation runs, and quarters for the
-ML training set.
+"""Partitions: UTC days (landing, bronze), (day x phase_module) for silver, plots and features,
+simulation runs, and quarters for the ML training set.
 
-A day is the unit of work and of failure everywhere, as in `sim-platform etl`: one partition per
-UTC day from landing to features (every phase_module of that day inside it), so a backfill or an
-automated update of N days is one run with N partitions, and the UI's dialogs ask for a date only.
+Bronze is one partition per UTC day: a day is the unit in which raw files are read and
+deduplicated. Silver, the plot and the module-day features are one partition per (phase_module,
+day) -- `module_day_partitions`, keys `YYYY-MM-DD|phase_module` -- so the UI shows a grid of modules
+by days, a backfill can be restricted to some modules, some days or both, and a (module, day) fails
+and is rebuilt alone. A selection of them is one run per rectangle of modules by days
+(`sim_platform.dagster_instance.module_day_ranges`): every module over a range of days is one run.
+Bronze maps onto them by day (every module of the day depends on the day), the quarterly training
+set by the day dimension.
 
 The days run from the configured start (`partitions.start` in pipelines.yaml, the plant's first day
 of data; `SIM_PLATFORM_START_DATE` overrides it) to the configured end (`partitions.end`, exclusive,
@@ -18,7 +23,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from dagster import DailyPartitionsDefinition, DynamicPartitionsDefinition, TimeWindowPartitionsDefinition
+from dagster import (
+    DailyPartitionsDefinition,
+    DynamicPartitionsDefinition,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    TimeWindowPartitionsDefinition,
+)
 
 from sim_platform.core.config.pipelines import cached_pipelines
 from sim_platform.environment import PlatformEnv
@@ -38,6 +49,21 @@ START_DATE = START.isoformat()
 daily_partitions = DailyPartitionsDefinition(start_date=START_DATE, end_date=END.isoformat() if END else None, timezone="UTC")
 run_partitions = DynamicPartitionsDefinition(name="run")
 phase_module_partitions = DynamicPartitionsDefinition(name="phase_module")
+#: (day, phase_module): silver, plots and features; keys "YYYY-MM-DD|phase_module" (dimensions by name)
+module_day_partitions = MultiPartitionsDefinition({"day": daily_partitions, "phase_module": phase_module_partitions})
+
+
+def module_day_key(day: str, phase_module: str) -> MultiPartitionKey:
+    return MultiPartitionKey({"day": day, "phase_module": phase_module})
+
+
+def by_day(keys) -> dict[str, list[str]]:
+    """`{day: [phase_module, ...]}` of (day x phase_module) partition keys, both sorted."""
+    out: dict[str, list[str]] = {}
+    for key in keys:
+        day, pm = str(key).split("|")
+        out.setdefault(day, []).append(pm)
+    return {d: sorted(out[d]) for d in sorted(out)}
 
 
 def _quarter_start(day: date) -> date:

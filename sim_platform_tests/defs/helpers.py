@@ -28,3 +28,17 @@ def mat_partitions(result, asset: str) -> set[str]:
         for e in result.get_asset_materialization_events()
         if e.event_specific_data.materialization.asset_key.to_user_string() == asset
     }
+
+
+def module_days(instance, first: str, last: str | None = None, modules: list[str] | None = None) -> dict[str, str]:
+    """Tags of one run over the rectangle of (day, phase_module) partitions: the days `first`..`last`
+    by `modules` (default: every registered phase_module; a contiguous block of the registry)."""
+    order = instance.get_dynamic_partitions("phase_module")
+    chosen = [m for m in order if modules is None or m in modules]
+    assert chosen and (modules is None or order[order.index(chosen[0]) : order.index(chosen[-1]) + 1] == chosen), modules
+    return range_tags(f"{first}|{chosen[0]}", f"{last or first}|{chosen[-1]}")
+
+
+def mat_days(result, asset: str) -> set[str]:
+    """The days of the (day, phase_module) partitions materialised in a run."""
+    return {key.split("|")[0] for key in mat_partitions(result, asset)}

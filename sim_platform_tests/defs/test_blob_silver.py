@@ -15,7 +15,7 @@ from sim_platform.defs.bronze.assets import telemetry_day
 from sim_platform.defs.gold.assets import module_day_plot
 from sim_platform.defs.silver.assets import resampled_5s
 from sim_platform_tests.defs.conftest import make_platform
-from sim_platform_tests.defs.helpers import mat_partitions, range_tags
+from sim_platform_tests.defs.helpers import mat_days, module_days
 
 
 def _contents(store, prefix: str) -> dict[str, str]:
@@ -37,9 +37,9 @@ def test_silver_in_the_container(azurite, tmp_path, instance, sample_two_days):
     platform.land(tmp_path / "landing", "telemetry/")
     assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
     # the day's silver and plots through the blob target (and the plot reads its input back from there)
-    tags = range_tags("2024-06-05", "2024-06-05")
+    tags = module_days(instance, "2024-06-05")
     r = materialize([resampled_5s, module_day_plot], instance=instance, resources=platform.resources, tags=tags)
-    assert r.success and mat_partitions(r, "gold/module_day_plot") == {"2024-06-05"}
+    assert r.success and mat_days(r, "gold/module_day_plot") == {"2024-06-05"}
     with platform.blob.open() as store:
         first = _contents(store, "silver/")
         names = sorted(first)

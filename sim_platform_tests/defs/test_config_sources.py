@@ -15,7 +15,7 @@ from sim_platform.defs.landing.sensors import new_blob_sensor
 from sim_platform.defs.silver.assets import resampled_5s
 from sim_platform_tests.core.tabular_files import CSV_COLUMNS, JSON_COLUMNS, export_to_csv, export_to_json_lines, pipelines_with
 from sim_platform_tests.defs.conftest import make_platform
-from sim_platform_tests.defs.helpers import tree_digest
+from sim_platform_tests.defs.helpers import module_days, tree_digest
 
 
 def test_csv_and_json_blobs_flow_to_silver(azurite, tmp_path: Path, instance, generated_exports: Path):
@@ -50,7 +50,9 @@ def test_csv_and_json_blobs_flow_to_silver(azurite, tmp_path: Path, instance, ge
     meta = {k: v.value for k, v in event.event_specific_data.materialization.metadata.items()}
     assert meta["files_by_source"] == {"historian_json": 3, "scada_csv": 3}
 
-    assert materialize([resampled_5s], instance=instance, resources=platform.resources, partition_key="2024-07-01").success
+    assert materialize(
+        [resampled_5s], instance=instance, resources=platform.resources, tags=module_days(instance, "2024-07-01")
+    ).success
 
     pq_in = tmp_path / "pq"
     pq_in.mkdir()

@@ -21,7 +21,7 @@ from sim_platform.defs.bronze.assets import telemetry_day
 from sim_platform.defs.gold.assets import ml_training_set, module_day_features
 from sim_platform.defs.gold.schedules import monthly_training_set_refresh, quarterly_training_set_schedule
 from sim_platform.defs.silver.assets import resampled_5s
-from sim_platform_tests.defs.helpers import mat_partitions, range_tags
+from sim_platform_tests.defs.helpers import mat_partitions, module_days, range_tags
 from sim_platform_tests.postgres import Postgres
 
 DAYS = ("2024-07-01", "2024-07-02")
@@ -32,11 +32,17 @@ def _silver_and_features(platform, instance, runs: Path) -> list[str]:
     platform.land(runs, "runs/")
     assert materialize([telemetry_day], instance=instance, resources=platform.resources, tags=range_tags(*DAYS)).success
     pms = instance.get_dynamic_partitions("phase_module")
-    r = materialize([resampled_5s, module_day_features], instance=instance, resources=platform.resources, tags=range_tags(*DAYS))
+    r = materialize(
+        [resampled_5s, module_day_features], instance=instance, resources=platform.resources, tags=module_days(instance, *DAYS)
+    )
     assert r.success
-    assert mat_partitions(r, "gold/module_day_features") == set(DAYS)
-    (event, *_) = [e for e in r.get_asset_materialization_events() if e.asset_key.to_user_string() == "gold/module_day_features"]
-    assert event.event_specific_data.materialization.metadata["rows"].value == 2 * sum("_module" in pm for pm in pms)
+    assert mat_partitions(r, "gold/module_day_features") == {f"{d}|{pm}" for d in DAYS for pm in pms}
+    events = [e for e in r.get_asset_materialization_events() if e.asset_key.to_user_string() == "gold/module_day_features"]
+    rows = {
+        e.event_specific_data.materialization.partition: e.event_specific_data.materialization.metadata["rows"].value
+        for e in events
+    }
+    assert rows == {f"{d}|{pm}": int("_module" in pm) for d in DAYS for pm in pms}  # one row per module and day
     return pms
 
 

@@ -23,12 +23,17 @@ from sim_platform.defs.bronze.assets import telemetry_day
 from sim_platform.defs.gold.assets import module_day_plot
 from sim_platform.defs.landing.assets import blob_synced_runs, raw_hdf5_runs
 from sim_platform.defs.silver.assets import resampled_5s
-from sim_platform_tests.defs.helpers import mat_partitions, range_tags, tree_digest
+from sim_platform_tests.defs.helpers import mat_days, mat_partitions, module_days, range_tags, tree_digest
 
 
-def _meta(result, asset: str) -> dict:
-    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset][:1]
-    return {k: v.value for k, v in event.event_specific_data.materialization.metadata.items()}
+def _meta(result, asset: str, partition: str | None = None) -> dict:
+    """The metadata of the asset's materialisation (of `partition`, else the first one)."""
+    events = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == asset and partition in (None, e.event_specific_data.materialization.partition)
+    ]
+    return {k: v.value for k, v in events[0].event_specific_data.materialization.metadata.items()}
 
 
 def test_runs_through_container_to_silver_equal_the_etl(platform, instance, generated_runs: Path, tmp_path: Path):
@@ -62,10 +67,10 @@ def test_runs_through_container_to_silver_equal_the_etl(platform, instance, gene
     assert one.rows > 0 and all(dict(t).get("module") == "1" and dict(t).get("phase") == "1" for _, t in one.series)
 
     # silver: both days, every phase_module, in ONE run, then compare with the plain ETL
-    tags = range_tags("2024-07-01", "2024-07-02")
+    tags = module_days(instance, "2024-07-01", "2024-07-02")
     r = materialize([resampled_5s], instance=instance, resources=platform.resources, tags=tags)
     assert r.success
-    assert mat_partitions(r, "silver/resampled_5s") == {"2024-07-01", "2024-07-02"}
+    assert mat_partitions(r, "silver/resampled_5s") == {f"{d}|{pm}" for d in ("2024-07-01", "2024-07-02") for pm in pms}
     # generated days are complete days: both checks pass (the completeness warning is not always on)
     assert {(c.check_name, c.passed) for c in r.get_asset_check_evaluations()} >= {
         ("cadence_and_schema", True),
@@ -88,13 +93,15 @@ def test_sample_day_silver_metadata_checks_and_plot(platform, instance, sample_t
     meta = _meta(r, "bronze/telemetry_day")
     assert meta["files_read"] == len(list((sample_two_days / "2024/06/05").glob("*.parquet")))
     assert meta["raw_rows"] > meta["distinct_rows"] > 0  # the exports repeat samples; bronze stores them once
-    r = materialize([resampled_5s, module_day_plot], instance=instance, resources=platform.resources, partition_key="2024-06-05")
+    day = module_days(instance, "2024-06-05")
+    r = materialize([resampled_5s, module_day_plot], instance=instance, resources=platform.resources, tags=day)
     assert r.success
-    silver = _meta(r, "silver/resampled_5s")
+    assert len(mat_partitions(r, "silver/resampled_5s")) == 28  # one partition per phase_module of the day
+    silver = _meta(r, "silver/resampled_5s", "2024-06-05|phase1_module1")
     assert silver["rows"] > 0 and silver["rows"] % 720 == 0 and silver["files"] == silver["rows"] // 720
-    assert silver["phase_modules"] == 28 and 0.75 <= silver["min_completeness"] <= 1.0
-    assert "| phase1_module1 |" in silver["modules"] and "| system |" in silver["modules"]
-    assert silver["preview"].startswith("**phase1_module1**\n\n| timestamp | module_voltage")
+    assert 0.75 <= silver["completeness"] <= 1.0
+    assert silver["preview"].startswith("| timestamp | module_voltage")
+    files = sum(_meta(r, "silver/resampled_5s", key)["files"] for key in mat_partitions(r, "silver/resampled_5s"))
     checks = {c.check_name: c for c in r.get_asset_check_evaluations()}
     assert checks["cadence_and_schema"].passed
     assert "completeness" in checks
@@ -103,7 +110,7 @@ def test_sample_day_silver_metadata_checks_and_plot(platform, instance, sample_t
     png = platform.silver_root / "phase1_module1/2024/06/05/plot.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     hour_files = list(platform.silver_root.glob("*/2024/06/05/[0-2][0-9].parquet"))
-    assert len(hour_files) == silver["files"]
+    assert len(hour_files) == files
 
 
 def _tight_voltage_platform(tmp_path: Path, sample_two_days: Path, **policy):
@@ -125,14 +132,16 @@ def _tight_voltage_platform(tmp_path: Path, sample_two_days: Path, **policy):
 def test_out_of_range_values_warn_and_the_day_is_written(tmp_path: Path, instance, sample_two_days: Path):
     platform = _tight_voltage_platform(tmp_path, sample_two_days)  # default policy: null
     assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
-    r = materialize([resampled_5s, module_day_plot], instance=instance, resources=platform.resources, partition_key="2024-06-05")
+    r = materialize(
+        [resampled_5s, module_day_plot], instance=instance, resources=platform.resources, tags=module_days(instance, "2024-06-05")
+    )
     checks = {c.check_name: c for c in r.get_asset_check_evaluations()}
     assert checks["cadence_and_schema"].passed is True
     warn = checks["value_anomalies"]
     assert warn.passed is False and warn.severity == AssetCheckSeverity.WARN
     assert warn.metadata["out_of_range_columns"].value == 24  # module_voltage of every module
     assert "2024-06-05|phase1_module1" in warn.metadata["by_partition"].value
-    assert mat_partitions(r, "gold/module_day_plot") == {"2024-06-05"}
+    assert mat_days(r, "gold/module_day_plot") == {"2024-06-05"}
     report = json.loads((platform.silver_root / "_quality/2024/06/05.json").read_text())
     entry = report["out_of_range"]["phase1_module1/module_voltage"]
     assert entry["action"] == "null" and entry["bounds"] == [0.0, 1.0] and entry["min"] > 1 and entry["files"]
@@ -142,14 +151,17 @@ def test_out_of_range_values_warn_and_the_day_is_written(tmp_path: Path, instanc
     assert table.column("module_current").null_count < table.num_rows
 
 
-def test_blocking_schema_check_stops_the_plot(tmp_path: Path, instance, sample_two_days: Path):
+def test_a_blocking_policy_fails_its_modules_alone_and_stops_the_plot(tmp_path: Path, instance, sample_two_days: Path):
+    """`out_of_range: fail` on module voltages: every module's (module, day) fails, naming the
+    column; the phases and the system, which have no module voltage, are written and materialised;
+    the run fails, so the plot step after silver does not run."""
     platform = _tight_voltage_platform(tmp_path, sample_two_days, out_of_range="fail")
     assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
     r = materialize(
         [resampled_5s, module_day_plot],
         instance=instance,
         resources=platform.resources,
-        partition_key="2024-06-05",
+        tags=module_days(instance, "2024-06-05"),
         raise_on_error=False,
     )
     assert not r.success
@@ -157,8 +169,12 @@ def test_blocking_schema_check_stops_the_plot(tmp_path: Path, instance, sample_t
     assert checks["cadence_and_schema"].passed is False
     description = str(checks["cadence_and_schema"].description)
     assert "module_voltage" in description and "out_of_range: fail" in description and len(description) <= 300
-    assert mat_partitions(r, "gold/module_day_plot") == mat_partitions(r, "silver/resampled_5s") == set()
-    assert not list(platform.silver_root.glob("*/2024/06/05/*"))  # validate, then write: nothing written
+    assert mat_partitions(r, "gold/module_day_plot") == set()
+    assert mat_partitions(r, "silver/resampled_5s") == {f"2024-06-05|{pm}" for pm in ("phase1", "phase2", "phase3", "system")}
+    assert not list(platform.silver_root.glob("*_module*/2024/06/05/*"))  # validate, then write: no module written
+    failure = next(e for e in r.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key == "silver__resampled_5s")
+    text = failure.event_specific_data.error.message
+    assert "24 partition(s) failed, 4 written" in text and "2024-06-05|phase1_module1: not written" in text
 
 
 def _without_hours(src: Path, dst: Path, first_hour: int, last_hour: int) -> None:
@@ -178,8 +194,8 @@ def _without_hours(src: Path, dst: Path, first_hour: int, last_hour: int) -> Non
 
 def _silver_checks(platform, instance, day: str) -> dict:
     assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key=day).success
-    r = materialize([resampled_5s], instance=instance, resources=platform.resources, partition_key=day)
-    assert r.success and mat_partitions(r, "silver/resampled_5s") == {day}
+    r = materialize([resampled_5s], instance=instance, resources=platform.resources, tags=module_days(instance, day))
+    assert r.success and mat_days(r, "silver/resampled_5s") == {day}
     return {c.check_name: c for c in r.get_asset_check_evaluations()}
 
 

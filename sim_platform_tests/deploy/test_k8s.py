@@ -5,6 +5,7 @@ viewers), and the pods reach the blob container as a workload identity, with no 
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -81,7 +82,15 @@ def test_helm_values_have_the_keys_the_chart_expects():
     assert values["postgresql"]["enabled"] is False and values["postgresql"]["postgresqlHost"]
     assert values["generatePostgresqlPasswordSecret"] is False and values["global"]["postgresqlSecretName"]
     queue = values["dagsterDaemon"]["runCoordinator"]
-    assert queue["type"] == "QueuedRunCoordinator" and queue["config"]["queuedRunCoordinator"]["maxConcurrentRuns"] > 0
+    custom = queue["config"]["customRunCoordinator"]
+    assert queue["type"] == "CustomRunCoordinator" and custom["config"]["max_concurrent_runs"] > 0
+    # the class the chart names is the run queue, and it loads from the project's package
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+
+    cls = getattr(importlib.import_module(custom["module"]), custom["class"])
+    assert issubclass(cls, QueuedRunCoordinator)
+    for service in ("dagsterDaemon", "dagsterWebserver"):
+        assert values[service]["image"]["repository"] == deployment["image"]["repository"], service
 
 
 def test_helm_values_run_a_read_only_webserver_and_expose_no_webserver():

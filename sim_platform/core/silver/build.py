@@ -31,13 +31,26 @@ def build_day(batch: RawBatch, day: date, catalog: Catalog, validate: bool = Tru
     failpoints.hit("resample")
     tables = resample_day(batch, day_start_ms(day), catalog)
     if validate:
-        from sim_platform.core.silver.validate import validate_table
-
-        for hd in tables:
-            present = [hd.table.slice(h * BINS_PER_HOUR, BINS_PER_HOUR) for h in hd.hours]
-            if present:
-                validate_table(pa.concat_tables(present), catalog, hd.hierarchy)
+        broken = structural_breaks(tables, catalog)
+        if broken:
+            raise next(iter(broken.values()))
     return tables
+
+
+def structural_breaks(tables: list[HierarchyDay], catalog: Catalog) -> dict:
+    """`{hierarchy: validate.StructuralError}` of the hierarchies whose hour tables break the
+    structural hour-file schema (the ETL refuses the day for any; Dagster the (module, day))."""
+    from sim_platform.core.silver.validate import StructuralError, validate_table
+
+    broken = {}
+    for hd in tables:
+        present = [hd.table.slice(h * BINS_PER_HOUR, BINS_PER_HOUR) for h in hd.hours]
+        if present:
+            try:
+                validate_table(pa.concat_tables(present), catalog, hd.hierarchy)
+            except StructuralError as exc:
+                broken[hd.hierarchy] = exc
+    return broken
 
 
 def blocking_lines(flagged: dict, hierarchies: set[str] | None = None) -> list[str]:

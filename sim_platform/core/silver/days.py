@@ -1,4 +1,4 @@
-"""Silver for many (hierarchy, day) partitions, computed: each day's bronze read once, built and staged.
+"""Silver for many (phase_module, day) partitions, computed: each day's bronze read once, built and staged.
 
 `build_silver_days` (days in parallel processes): each day's bronze file is read once (only the
 requested hierarchies' row groups), checked against the catalog's blocking value policies, and
@@ -7,8 +7,13 @@ encode), so the bytes are the ETL's -- and its encoded hour files are staged on 
 file per share of a day, a tenth of the size of the tables), so a run over 30 days never holds 30
 days in memory. Each day comes back as a `SilverDay`: built (with a summary per partition: rows,
 null share, completeness, anomalies, preview), skipped (no bronze file: no upstream data) or
-failed (with the reason). A day never takes another one down with it. Storing them is
-`silver.store`; reading them back is `store.read`.
+failed (a damaged bronze file: every requested partition of the day, with the reason).
+
+A partition fails alone: a hierarchy that breaks the hour-file contract (a blocking value policy,
+the structural schema) is left out of the day's built hierarchies, with its reason in
+`SilverDay.refused`, and the others are built (`sim-platform etl` refuses the whole day instead:
+its unit is the day). A day never takes another one down with it. Storing them is `silver.store`;
+reading them back is `store.read`.
 
 No Dagster import here.
 """
@@ -31,7 +36,7 @@ from sim_platform.core.config.catalog import Catalog
 from sim_platform.core.config.grid import BIN_MS, BINS_PER_DAY, BINS_PER_HOUR
 from sim_platform.core.exec.pool import map_in_pool
 from sim_platform.core.silver import quality
-from sim_platform.core.silver.build import blocking_lines, build_day, stage_tables
+from sim_platform.core.silver.build import blocking_lines, build_day, stage_tables, structural_breaks
 from sim_platform.core.silver.resample import HierarchyDay
 from sim_platform.core.text import shorten
 
@@ -67,10 +72,11 @@ class SilverDay:
     """The computed silver of one day's requested hierarchies (their tables staged on disk)."""
 
     day: str
-    hierarchies: list[str]
+    hierarchies: list[str]  # requested; once built, the ones built (stored and replaced)
     status: str = BUILT  # BUILT | SKIPPED | FAILED
     reason: str = ""  # why it was skipped or failed
-    refused: bool = False  # failed because it breaks the hour-file contract (structure, blocking policy)
+    #: hierarchy -> why it breaks the hour-file contract (structure, blocking policy): not built
+    refused: dict[str, str] = field(default_factory=dict)
     #: (staged hour files: a pickle of [(relative path, parquet bytes)], the hierarchies it covers):
     #: one per worker that built a share
     staged: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -130,21 +136,6 @@ def build_silver_days(
     return sorted(built + skipped, key=lambda s: s.day)
 
 
-def modules_of_days(days: list[str], bronze_dir: str, known: list[str] | tuple = ()) -> dict[str, list[str]]:
-    """The hierarchies to build per day: those in the day's bronze file, plus the `known` ones (a
-    module known from other days that has no samples on this one is rebuilt as empty: its old hour
-    files go)."""
-    out = {}
-    for day in days:
-        path = Path(bronze_dir) / bronze_relpath(date.fromisoformat(day))
-        try:
-            stored = bronze_summary(path).get("hierarchies", []) if path.is_file() else []
-        except Exception:  # a damaged file: its day fails in `build_silver_day`, with the reason
-            stored = []
-        out[day] = sorted(set(stored) | set(known))
-    return out
-
-
 def _shares(items: list[str], n: int) -> list[list[str]]:
     """`items` in `n` interleaved shares (modules are alike in size, so shares come out even)."""
     return [items[i::n] for i in range(min(n, len(items))) if items[i::n]]
@@ -157,13 +148,15 @@ def _join(day: str, hierarchies: list[str], parts: list[SilverDay]) -> SilverDay
         for p in parts:
             p.discard()
         first = failed[0]
-        return SilverDay(day, hierarchies, first.status, first.reason, first.refused)
-    out = SilverDay(day, hierarchies)
+        return SilverDay(day, hierarchies, first.status, first.reason)
+    out = SilverDay(day, sorted(h for p in parts for h in p.hierarchies))
     for p in parts:
         out.staged += p.staged
         out.partitions.update(p.partitions)
-        out.report = quality.merge_reports(out.report, p.report) if out.report else p.report
-    for pm in hierarchies:  # each share counted only its own anomalies; recount over the whole day
+        out.refused.update(p.refused)
+        if p.report:
+            out.report = quality.merge_reports(out.report, p.report) if out.report else p.report
+    for pm in out.hierarchies:  # each share counted only its own anomalies; recount over the whole day
         out.partitions[pm].anomalies = {
             k: sum(1 for key in out.report.get(k, {}) if key.split("/", 1)[0] == pm) for k in quality.ANOMALY_SECTIONS
         }
@@ -181,8 +174,9 @@ class _Encoded:
 
 
 def build_silver_day(day: str, hierarchies: list[str], bronze_dir: str, catalog: Catalog, staging_dir: str) -> SilverDay:
-    """One day: read the bronze row groups of `hierarchies`, refuse what the catalog's blocking
-    policies refuse, resample, validate, encode and stage the hour files; never raises."""
+    """One day: read the bronze row groups of `hierarchies`, refuse the hierarchies that the
+    catalog's blocking policies or the structural schema refuse, resample, validate, encode and
+    stage the hour files of the others; never raises."""
     out = SilverDay(day, hierarchies)
     try:
         d = date.fromisoformat(day)
@@ -192,29 +186,32 @@ def build_silver_day(day: str, hierarchies: list[str], bronze_dir: str, catalog:
             return out
         stored = bronze_summary(path)
         flagged = stored.get("flagged", {})
-        wanted = set(hierarchies)
-        blocked = blocking_lines(flagged, wanted)
-        if blocked:  # as `sim-platform etl`: a signal whose policy is `out_of_range: fail` stops the day
-            more = f" (+{len(blocked) - 1} more)" if len(blocked) > 1 else ""
-            out.status, out.refused, out.reason = FAILED, True, shorten(f"day {day}: not written: {blocked[0]}{more}", 300)
+        for pm in hierarchies:  # as `sim-platform etl`: a signal whose policy is `out_of_range: fail` stops it
+            blocked = blocking_lines(flagged, {pm})
+            if blocked:
+                more = f" (+{len(blocked) - 1} more)" if len(blocked) > 1 else ""
+                out.refused[pm] = shorten(f"not written: {blocked[0]}{more}", 300)
+        wanted = [pm for pm in hierarchies if pm not in out.refused]
+        tables = build_day(read_bronze(path, wanted), d, catalog, validate=False) if wanted else []
+        for pm, exc in structural_breaks(tables, catalog).items():
+            out.refused[pm] = shorten(f"not written: {type(exc).__name__}: {exc}", 300)
+        tables = [hd for hd in tables if hd.hierarchy not in out.refused]
+        out.hierarchies = [pm for pm in wanted if pm not in out.refused]
+        if not out.hierarchies:
             return out
-        tables = build_day(read_bronze(path, hierarchies), d, catalog, validate=True)
         out.report = quality.day_report(d, stored.get("raw_rows", 0), tables, flagged)
         built = {hd.hierarchy: hd for hd in tables}
-        for pm in hierarchies:
+        for pm in out.hierarchies:
             out.partitions[pm] = summarize(day, pm, built.get(pm), out.report)
         encoded = _Encoded()
         stage_tables(encoded, tables, d)  # the ETL's encoding of the hour files (writer threads)
         path = str(Path(staging_dir) / f"{day}.{uuid.uuid4().hex[:8]}.pkl")
         with open(path, "wb") as fh:
             pickle.dump(encoded.files, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        out.staged = [(path, list(hierarchies))]
-    except Exception as exc:  # a structural break (validate.StructuralError), a damaged bronze file, a bug
-        from sim_platform.core.silver.validate import StructuralError
-
-        out.refused = isinstance(exc, StructuralError)
+        out.staged = [(path, list(out.hierarchies))]
+    except Exception as exc:  # a damaged bronze file, a bug: the whole day
         out.status, out.reason = FAILED, shorten(f"day {day}: not written: {type(exc).__name__}: {exc}", 300)
-        out.partitions, out.report = {}, None
+        out.hierarchies, out.refused, out.partitions, out.report = list(hierarchies), {}, {}, None
         out.discard()
         out.staged = []
     return out

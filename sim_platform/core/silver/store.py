@@ -22,10 +22,9 @@ def store_silver(spec: TargetSpec, hours: SilverDays, workers: int) -> dict[str,
     """Publish every built day of `hours` into the target, days in parallel processes, each day as
     one unit (its hour files and its merged quality report); returns the hour files written per
     day. The files are encoded already: storing them is I/O only."""
-    days = [d for d in hours.days if d.status == BUILT]
+    days = [d for d in hours.days if d.status == BUILT and d.hierarchies]  # (every module of a day refused: nothing to store)
     written = map_in_pool(store_day, [(spec, d) for d in days], workers)
-    for d in days:
-        d.discard()
+    hours.discard()
     return {d.day: n for d, n in zip(days, written)}
 
 

@@ -1,9 +1,9 @@
-"""Gold: the day plot and the module-day features (day x phase_module, following silver), and the
-quarterly ML training set.
+"""Gold: the plot and the features of each (phase_module, day) partition, following silver, and
+the quarterly ML training set.
 
 The work is `sim_platform.core` (`gold.plots.plot_partitions`, `gold.files`, `gold.warehouse`); these bodies
 pick partitions, open the stores and turn outcomes into metadata. The training set of a quarter
-depends on every module-day of that quarter (Dagster maps the date dimension onto the quarter).
+depends on every (module, day) of that quarter (Dagster maps the day dimension onto the quarter).
 """
 
 import base64
@@ -15,10 +15,9 @@ from sim_platform.core.gold.features import features_table, quarter_of
 from sim_platform.core.gold.files import build_module_days_parallel, is_module, publish_quarter
 from sim_platform.core.gold.plots import plot_partitions
 from sim_platform.core.silver.days import markdown_preview
-from sim_platform.core.store.read import stored_hierarchies
 from sim_platform.defs.automation import after_checked_upstream
 from sim_platform.defs.keys import RESAMPLED_5S
-from sim_platform.defs.partitions import daily_partitions, phase_module_partitions, quarterly_partitions
+from sim_platform.defs.partitions import by_day, module_day_partitions, phase_module_partitions, quarterly_partitions
 from sim_platform.defs.policies import CONTAINER_RETRY, with_single_run
 from sim_platform.defs.resources import GoldStore, PlatformPaths, SilverStore, WarehouseResource
 
@@ -41,7 +40,7 @@ _PREVIEW = [
 @asset(
     key_prefix="gold",
     group_name="gold",
-    partitions_def=daily_partitions,
+    partitions_def=module_day_partitions,
     ins={"resampled_5s": AssetIn(key=RESAMPLED_5S)},
     automation_condition=after_checked_upstream(),
     retry_policy=CONTAINER_RETRY,
@@ -49,28 +48,36 @@ _PREVIEW = [
 def module_day_plot(
     context: AssetExecutionContext, resampled_5s, silver_store: SilverStore, paths: PlatformPaths
 ) -> MaterializeResult:
-    """One PNG per phase_module and day, stored beside its hour files; the first one of the run is
+    """One PNG per (phase_module, day), stored beside its hour files; the first one of the run is
     shown in the UI as markdown."""
     spec = silver_store.spec()
     keys = [(key, *key.split("|")) for key in resampled_5s]
-    stored, shown = [], None
+    stored, shown = {}, None
     for key, rel, png in plot_partitions(resampled_5s, spec, keys, paths.worker_count()):
         if rel is None:
             context.log.warning(f"{key}: no 5-second data, no plot")
             continue
-        stored.append(rel)
+        stored[key] = rel
         if shown is None or ("_module" in key and "_module" not in shown[0]):  # a module's plot, if any
             shown = (key, png)
-    meta = {"plots": len(stored), "days": len(context.partition_keys), "first_stored": stored[0] if stored else ""}
+    # per partition its file; the picture itself once per run (a PNG in each of 1,680 events would
+    # put a hundred megabytes into the event log)
+    for key in context.partition_keys:
+        context.add_asset_metadata({"plot_file": stored.get(key, "")}, partition_key=key)
     if shown is not None:
-        meta["plot"] = MetadataValue.md(f"**{shown[0]}**\n\n![plot](data:image/png;base64,{base64.b64encode(shown[1]).decode()})")
-    return MaterializeResult(metadata=meta)
+        image = f"**{shown[0]}**\n\n![plot](data:image/png;base64,{base64.b64encode(shown[1]).decode()})"
+        context.add_asset_metadata(
+            {"plot": MetadataValue.md(image), "plots_in_run": len(stored), "partitions_in_run": len(context.partition_keys)},
+            partition_key=shown[0],
+        )
+    context.log.info(f"{len(stored)} plot(s) stored for {len(context.partition_keys)} partition(s)")
+    return MaterializeResult()
 
 
 @asset(
     key_prefix="gold",
     group_name="gold",
-    partitions_def=daily_partitions,
+    partitions_def=module_day_partitions,
     deps=[RESAMPLED_5S],
     automation_condition=after_checked_upstream(),
     retry_policy=CONTAINER_RETRY,
@@ -78,11 +85,11 @@ def module_day_plot(
 def module_day_features(
     context: AssetExecutionContext, silver_store: SilverStore, gold_store: GoldStore, paths: PlatformPaths
 ) -> MaterializeResult:
-    """One row per module and day (every module stored in silver on the run's days): voltage/current/SoC/temperature statistics, energy throughput,
-    SoC swing, cell spread and weakest cell, real-sample share, RUN and IDLE hours (docs/gold_features.md)."""
+    """One row per (module, day) of the run: voltage/current/SoC/temperature statistics, energy
+    throughput, SoC swing, cell spread and weakest cell, real-sample share, RUN and IDLE hours
+    (docs/gold_features.md). A phase's or the system's partitions have no features."""
     silver = silver_store.spec()
-    target = silver.open()
-    keys = [(day, pm) for day in context.partition_keys for pm in stored_hierarchies(target, date.fromisoformat(day))]
+    keys = [(day, pm) for day, pms in by_day(context.partition_keys).items() for pm in pms]
     modules = [(date.fromisoformat(d), pm) for d, pm in keys if is_module(pm)]
     skipped = sorted({pm for _, pm in keys if not is_module(pm)})
     if skipped:
@@ -93,10 +100,19 @@ def module_day_features(
     empty = [f"{d}|{pm}" for (d, pm), r in rows.items() if r is None]
     for key in empty:
         context.log.warning(f"{key}: no silver data, no feature row (an older one was removed)")
-    meta = {"rows": len(written), "no_silver_data": MetadataValue.json(empty), "not_modules": MetadataValue.json(skipped)}
-    if written:
-        meta["preview"] = MetadataValue.md(markdown_preview(features_table(written, catalog), rows=10, columns=_PREVIEW))
-    return MaterializeResult(metadata=meta)
+    for day, pm in keys:  # per partition its row count; the run's preview once, on its first partition
+        row = rows.get((date.fromisoformat(day), pm))
+        context.add_asset_metadata({"rows": int(row is not None), "module": is_module(pm)}, partition_key=f"{day}|{pm}")
+    if written and context.partition_keys:
+        context.add_asset_metadata(
+            {
+                "rows_in_run": len(written),
+                "preview": MetadataValue.md(markdown_preview(features_table(written, catalog), rows=10, columns=_PREVIEW)),
+            },
+            partition_key=context.partition_keys[0],
+        )
+    context.log.info(f"{len(written)} feature row(s); not modules: {skipped}")
+    return MaterializeResult()
 
 
 @asset(

@@ -4,8 +4,9 @@
 encoded hour files of the run's partitions, staged per day on local disk -- and publishes them into
 the target (`{phase_module}/YYYY/MM/DD/HH.parquet` in a folder or the container, each day as one
 unit with its quality report, through `layout.publishing`, as the ETL does), days in parallel
-processes. `load_input` returns a read-on-access mapping `{"day|phase_module": StoredDay}` over the modules stored on the requested days, so a downstream asset over 30 days x 28
-modules never holds them all in memory.
+processes. `load_input` returns a read-on-access mapping `{"day|phase_module": StoredDay}` over the requested
+(day, phase_module) partitions that are stored, so a downstream asset over 30 days x 28 modules
+never holds them all in memory.
 """
 
 from collections.abc import Iterator, Mapping
@@ -17,6 +18,7 @@ from sim_platform.core.silver.days import SilverDays
 from sim_platform.core.silver.store import store_silver
 from sim_platform.core.store.read import StoredDay, read_stored_day, stored_hierarchies
 from sim_platform.core.store.targets import TargetSpec
+from sim_platform.defs.partitions import by_day
 from sim_platform.defs.resources import PlatformPaths, SilverStore
 
 
@@ -56,15 +58,22 @@ class SilverIOManager(ConfigurableIOManager):
             raise TypeError(f"the silver IO manager stores SilverDays, not {type(obj).__name__}")
         written = self.write(obj)
         context.add_output_metadata(
-            {"target": self.store.spec().root, "days_written": len(written), "files_written": sum(written.values())}
+            {
+                "target": self.store.spec().root,
+                "days_written": len(written),
+                "partitions_written": len(obj.partitions),
+                "files_written": sum(written.values()),
+            }
         )
 
     def load_input(self, context: InputContext):
-        days = list(context.asset_partition_keys) if context.has_asset_partitions else []
-        if not days:
-            raise ValueError("resampled_5s is partitioned by day: load it for one or more days")
+        wanted = by_day(context.asset_partition_keys) if context.has_asset_partitions else {}
+        if not wanted:
+            raise ValueError("resampled_5s is partitioned by (day, phase_module): load it for one or more partitions")
         spec = self.store.spec()
         target = spec.open()
-        return SilverPartitions(
-            spec, [f"{day}|{pm}" for day in days for pm in stored_hierarchies(target, date.fromisoformat(day))]
-        )
+        keys = []
+        for day, pms in wanted.items():
+            stored = set(stored_hierarchies(target, date.fromisoformat(day)))
+            keys += [f"{day}|{pm}" for pm in pms if pm in stored]
+        return SilverPartitions(spec, keys)
