@@ -8,6 +8,11 @@ It only prepares the process and hands over to `dg dev`:
 - `SIM_PLATFORM_HOME` and `SIM_PLATFORM_LOCAL_BLOB_ROOT`, when unset, are pinned to the absolute
   paths of their defaults in the current folder, so the UI, the daemon and every run see the folders
   `sim-platform demo` filled;
+- the day partitions start and end where the data is: with no `SIM_PLATFORM_START_DATE` or
+  `SIM_PLATFORM_END_DATE` set, they are set to the first and last day the container's raw files are
+  named for (`core.ingest.landing.landed_days`; a live plant's days stay open-ended), so the
+  demo's week or a replayed data set is what the partition grid and the Materialize dialog open on;
+  an empty container keeps `partitions` of pipelines.yaml;
 - in the project's folder (a `pyproject.toml` with `[tool.dg]`) it runs `dg dev`, elsewhere (an
   installed package) `dg dev -m sim_platform.definitions`; options it does not know (`--log-level
   debug`, ...) are passed on to `dg dev`.
@@ -96,6 +101,7 @@ def _ui(args: argparse.Namespace, extra: list[str]) -> int:
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("SIM_PLATFORM_HOME", str(platform_home()))
     os.environ.setdefault(ENV_LOCAL_ROOT, str(Path(DEFAULT_LOCAL_ROOT).resolve()))
+    _data_days()
     port = args.port
     if port is None:
         port = DEFAULT_PORT if port_is_free(args.host, DEFAULT_PORT) else free_port()
@@ -117,6 +123,34 @@ def _ui(args: argparse.Namespace, extra: list[str]) -> int:
             f"{SAY} error: cannot run {cmd[0]}: {exc} (dagster-dg-cli is a dependency: reinstall sim_platform)", file=sys.stderr
         )
         return 2
+
+
+def _data_days() -> None:
+    """Pin the day partitions to the container's days, unless the environment sets them."""
+    from datetime import UTC, datetime
+
+    from sim_platform.core.config.pipelines import load_pipelines
+    from sim_platform.core.ingest.landing import landed_days
+    from sim_platform.environment import END_DATE, START_DATE, PlatformEnv
+    from sim_platform.storage.stores import open_blob_store
+
+    env = PlatformEnv.read()
+    if env.start_date or env.end_date:
+        return
+    try:
+        with open_blob_store() as store:
+            found = landed_days(store, load_pipelines(env.pipelines), datetime.now(UTC).date())
+    except Exception as exc:  # an unreachable account: the UI starts all the same, on the configured days
+        print(f"{SAY} the container could not be listed ({type(exc).__name__}); partitions as configured")
+        return
+    if found is None:
+        return
+    first, end = found
+    os.environ[START_DATE] = first.isoformat()
+    if end is not None:
+        os.environ[END_DATE] = end.isoformat()
+    shown = f"{first} to {end} (exclusive)" if end else f"{first} on (a live plant)"
+    print(f"{SAY} day partitions from {shown}: the days in the container ({START_DATE}/{END_DATE} override)")
 
 
 def _shown(path: Path) -> str:

@@ -18,7 +18,11 @@ from dagster import (
     evaluate_automation_conditions,
     materialize,
 )
+from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests_with_backfill_policies
+from dagster._core.definitions.events import AssetKeyPartitionKey
+from dagster._core.definitions.partitions.context import partition_loading_context
 
+import sim_platform.dagster_instance  # noqa: F401  (the daemon's ranges, as the instance loads them)
 from sim_platform.core.bronze import days as bronze_days
 from sim_platform.core.ingest import read
 from sim_platform.core.ingest.blob_watch import GRACE, BlobCursor, days_in_name
@@ -33,6 +37,7 @@ from sim_platform.storage import BlobInfo
 from sim_platform.storage.azure_store import AzureBlobStore
 from sim_platform.storage.local_store import LocalBlobStore
 from sim_platform_tests.defs.conftest import make_platform
+from sim_platform_tests.defs.helpers import module_days
 
 SILVER, PLOT, FEATURES, BRONZE = resampled_5s.key, module_day_plot.key, module_day_features.key, telemetry_day.key
 
@@ -197,22 +202,27 @@ def test_automation_follows_bronze_with_silver_then_plots_and_features(platform,
 
     assert materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
     result, req = _requested(assets, instance, result.cursor, noon)
-    # the day of the bronze update, historic as it is; plots and features ride along in the same tick
-    # (one run), since they follow what will be requested
-    assert req[SILVER] == req[PLOT] == req[FEATURES] == {"2024-06-05"}
+    # every module of the day of the bronze update, historic as it is; plots and features ride along
+    # in the same tick (one run over the day's rectangle), since they follow what will be requested
+    day = {f"2024-06-05|{pm}" for pm in instance.get_dynamic_partitions("phase_module")}
+    assert len(day) == 28 and req[SILVER] == req[PLOT] == req[FEATURES] == day
+    graph = assets.resolve_asset_graph()
+    wanted = [AssetKeyPartitionKey(k, p) for k in (SILVER, PLOT, FEATURES) for p in req[k]]
+    with partition_loading_context(dynamic_partitions_store=instance):  # as the automation sensor groups them
+        (run,) = build_run_requests_with_backfill_policies(wanted, graph, instance)
+    assert set(run.asset_selection) == {SILVER, PLOT, FEATURES}
+    tags = module_days(instance, "2024-06-05")
+    assert {k: run.tags[k] for k in tags} == tags
     assert materialize(
-        [resampled_5s, module_day_plot, module_day_features],
-        instance=instance,
-        resources=platform.resources,
-        partition_key="2024-06-05",
+        [resampled_5s, module_day_plot, module_day_features], instance=instance, resources=platform.resources, tags=tags
     ).success
     result, req = _requested(assets, instance, result.cursor, noon)
     assert not req[SILVER] and not req[PLOT] and not req[FEATURES]  # handled once, nothing twice
 
     # silver alone (from the UI, say): plots and features follow it, once its blocking check passed
-    assert materialize([resampled_5s], instance=instance, resources=platform.resources, partition_key="2024-06-05").success
+    assert materialize([resampled_5s], instance=instance, resources=platform.resources, tags=tags).success
     result, req = _requested(assets, instance, result.cursor, noon)
-    assert req[PLOT] == req[FEATURES] == {"2024-06-05"} and not req[SILVER]
+    assert req[PLOT] == req[FEATURES] == day and not req[SILVER]
 
 
 def test_both_sensors_are_on_by_default_and_automation_runs_go_first():

@@ -325,3 +325,27 @@ def test_ui_dry_run_in_the_project_and_elsewhere(tmp_path):
 def test_cli_still_refuses_unknown_options_elsewhere(tmp_path):
     res = _cli("etl", "--output", "x", "--no-such-option", cwd=tmp_path)
     assert res.returncode == 2 and "unrecognized arguments: --no-such-option" in res.stderr
+
+
+def test_ui_opens_the_partitions_on_the_days_in_the_container(tmp_path):
+    """A replay (days long past) ends with its data; a live plant's days stay open; the environment
+    overrides both; an empty container keeps the configured days."""
+    from datetime import UTC, datetime, timedelta
+
+    elsewhere = tmp_path / "replay"
+    elsewhere.mkdir()
+    res = _cli("ui", "--dry-run", cwd=elsewhere)
+    assert res.returncode == 0 and "day partitions" not in res.stdout  # nothing landed yet
+    raw = elsewhere / ".blobstore/simulation-data/raw/telemetry"
+    for day in ("2024/07/01", "2024/07/03"):
+        (raw / day).mkdir(parents=True)
+        (raw / day / "telemetry-export-metrics-1.parquet").write_bytes(b"not read")
+    res = _cli("ui", "--dry-run", cwd=elsewhere)
+    assert "day partitions from 2024-07-01 to 2024-07-04 (exclusive): the days in the container" in res.stdout, res.stdout
+    res = _cli("ui", "--dry-run", cwd=elsewhere, SIM_PLATFORM_START_DATE="2024-06-01")
+    assert "day partitions" not in res.stdout
+    today = datetime.now(UTC).date() - timedelta(days=1)
+    (raw / today.strftime("%Y/%m/%d")).mkdir(parents=True)
+    (raw / today.strftime("%Y/%m/%d") / "telemetry-export-metrics-1.parquet").write_bytes(b"not read")
+    res = _cli("ui", "--dry-run", cwd=elsewhere)
+    assert "day partitions from 2024-07-01 on (a live plant)" in res.stdout, res.stdout

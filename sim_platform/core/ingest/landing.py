@@ -4,14 +4,19 @@ A source in a local folder is read in place. A source under a blob prefix is rea
 cache of that prefix (`<cache>/<prefix>/...`, the blob's name below the cache root), which
 `fetch_blob_sources` brings up to date with `sync_down`: only missing or changed blobs move,
 verified by MD5. Prefixes nested in another are fetched once, with the outer one.
+
+`landed_days` is where the data is: the first and last day the sources' blobs are named for, and
+whether the plant is live (its newest day within `LIVE_WITHIN_DAYS` of today) or a replay.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 from sim_platform.core.config.pipelines import Pipelines
 from sim_platform.core.config.sources import SourceFormat, claim
+from sim_platform.core.ingest.blob_watch import days_in_name
 from sim_platform.core.ingest.plan import SourceRoot
 from sim_platform.storage import BlobStore, SyncReport, sync_down
 
@@ -71,3 +76,24 @@ def upload_prefix(pipes: Pipelines, kind: str) -> str:
         if fmt.kind == kind and loc.blob_prefix is not None:
             return loc.prefix + UPLOAD_FOLDER[kind]
     raise ValueError(f"{pipes.path}: no {kind} source has a blob_prefix to upload to")
+
+
+#: a container whose newest day is at most this many days old is a live plant's: its days go on
+LIVE_WITHIN_DAYS = 3
+
+
+def landed_days(store: BlobStore, pipes: Pipelines, today: date) -> tuple[date, date | None] | None:
+    """(first day, end day exclusive) of the days the sources' blobs are named for (exporter folders
+    `YYYY/MM/DD/`, names with `YYYY-MM-DD`), the end None for a live plant; None for an empty
+    container. One listing per source prefix, no blob read."""
+    days = {
+        d
+        for prefix in blob_prefixes(pipes)
+        for b in store.list_blobs(prefix)
+        if blob_source(pipes, b.name)
+        for d in days_in_name(b.name)
+    }
+    if not days:
+        return None
+    first, last = min(days), max(days)
+    return first, None if (today - last).days <= LIVE_WITHIN_DAYS else last + timedelta(days=1)
