@@ -4,24 +4,23 @@
     python bench/backfill_bench.py --storage sqlite --dataset sample --repeat 5 --floor
 
 (i)   baseline: `sim-platform etl --input <data> --output <tmp>` (the CLI, cold process);
-(ii)  backfill with a real DagsterInstance on SQLite: `telemetry_day` and `resampled_5s` over all
-      days from the first to the last day of the data as ONE run (a silver day, every
-      phase_module of it, is one partition). That is what Dagster launches for a backfill of both
-      assets: both have `BackfillPolicy.single_run()` and the same daily partitions, so its asset
-      backfill puts the child in its parent's run (`dagster._core.execution.asset_backfill`
-      refuses the grouping only for different policies, partitions or code locations). When a day
-      of the range has no raw file (the sample's 4 days over 63), bronze materialises its days one
-      by one, silver is skipped in that run, and a second run builds silver over the range (days
-      without bronze skipped), as bronze's log tells a user to do. Executed in a cold process that
-      imports the Definitions, opens the instance and runs the run(s) (event log,
-      materialisations, checks);
+(ii)  backfill with a real DagsterInstance on SQLite: the two runs the backfill daemon launches
+      for `telemetry_day` and `resampled_5s` over all days from the first to the last day of the
+      data (`sim_platform_tests/defs/test_run_counts.py` pins them): bronze over the day range
+      (one partition per day), then silver over every (day, phase_module) of the range (one run:
+      the rectangle, with the project's run coordinator). When a day of the range has no raw file
+      (the sample's 4 days over 63), bronze materialises its days one by one and silver skips the
+      days without bronze with no event per module. Executed in a cold process that imports the
+      Definitions, opens the instance and runs both runs (event log, materialisations, checks);
 (iii) the same with Postgres storage (dagster-postgres; a private PostgreSQL from the Debian
       packages in a temporary data dir on a free loopback port, started and stopped here);
 (iv)  with `--floor`: Dagster's own share, measured the same way -- a cold process that imports the
-      same Definitions, opens a fresh SQLite instance and runs the same run(s) over the
-      same day range (same partitions, same check specs, the same materialisations, checks, log
-      lines and phase_module registrations), with bodies that do no data work: the fixed cost a
-      backfill pays whatever its code does.
+      same Definitions, opens a fresh SQLite instance and runs the same two runs over the
+      same ranges (same partitions, same check specs, the same materialisations with the same
+      metadata keys, checks, log lines and phase_module registrations), with bodies that do no data
+      work: the fixed cost a backfill pays whatever its code does, and, divided by the silver
+      partitions materialised, Dagster's bookkeeping per (module, day) partition (an upper bound:
+      the run start-up is in it too).
 
 `--repeat N` runs N rounds, each (i), (ii)/(iii) and (iv) one after the other (so a round's figures
 share the machine's load), and reports the medians of the wall times and of the per-round ratios.
@@ -63,14 +62,16 @@ def digest(root: Path) -> dict[str, str]:
 
 # ------------------------------------------------------------------ the timed child processes
 def child(floor: bool = False) -> int:
-    """One backfill in this (fresh) process: bronze and silver over the day range as one run (and
-    silver again when it was skipped); with `floor`, the same runs with bodies that do no data work
-    (`floor_assets`)."""
+    """One backfill in this (fresh) process, as the backfill daemon launches it under the project's
+    run coordinator: bronze over the day range as one run, then silver over every phase_module of
+    those days as one run (the rectangle of (day, phase_module) partitions); with `floor`, the same
+    runs with bodies that do no data work (`floor_assets`)."""
     t0 = time.perf_counter()
     from dagster import DagsterInstance, materialize
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG as END
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG as START
 
+    import sim_platform.dagster_instance  # noqa: F401  (the coordinator the packaged instance loads)
     from sim_platform.core.config.pipelines import default_catalog
     from sim_platform.core.ingest.plan import plan_inputs
     from sim_platform.definitions import build_resources
@@ -82,29 +83,35 @@ def child(floor: bool = False) -> int:
     days = sorted(plan.by_day())
     first, last = days[0].isoformat(), days[-1].isoformat()
     if floor:
-        telemetry_day, resampled_5s = floor_assets([d.isoformat() for d in days])  # noqa: F811
-        resources = {}
+        telemetry_day, resampled_5s, resources = floor_assets([d.isoformat() for d in days])  # noqa: F811
     t_import = time.perf_counter() - t0
-    tags = {START: first, END: last}
     with DagsterInstance.get() as instance:
         t1 = time.perf_counter()
-        runs = [materialize([telemetry_day, resampled_5s], instance=instance, resources=resources, tags=tags)]
-        if "silver__resampled_5s" not in _step_seconds(runs[0]):  # a day of the range had no data: silver skipped
-            runs.append(materialize([resampled_5s], instance=instance, resources=resources, tags=tags))
+        runs = [materialize([telemetry_day], instance=instance, resources=resources, tags={START: first, END: last})]
+        pms = instance.get_dynamic_partitions("phase_module")
+        t_bronze = time.perf_counter()
+        for a, b in _blocks(days):  # silver follows the days bronze wrote: a rectangle per block of days
+            rectangle = {START: f"{a}|{pms[0]}", END: f"{b}|{pms[-1]}"}
+            runs.append(materialize([resampled_5s], instance=instance, resources=resources, tags=rectangle))
         t2 = time.perf_counter()
         assert all(r.success for r in runs)
-        pms = instance.get_dynamic_partitions("phase_module")
         silver = [e for r in runs for e in r.get_asset_materialization_events() if e.asset_key.path[0] == "silver"]
-        steps = {k: v for r in runs for k, v in _step_seconds(r).items()}
+        steps: dict[str, float] = {}
+        for r in runs:
+            for k, v in _step_seconds(r).items():
+                steps[k] = round(steps.get(k, 0) + v, 2)
     print(
         json.dumps(
             {
                 "days": len(days),
+                "span_days": (days[-1] - days[0]).days + 1,
                 "phase_modules": len(pms),
                 "silver_partitions": len(silver),
                 "runs": len(runs),
                 "import_and_plan_s": round(t_import, 2),
                 "runs_s": round(t2 - t1, 2),
+                "bronze_run_s": round(t_bronze - t1, 2),
+                "silver_run_s": round(t2 - t_bronze, 2),
                 "bronze_step_s": steps["bronze__telemetry_day"],
                 "silver_step_s": steps["silver__resampled_5s"],
             }
@@ -113,27 +120,48 @@ def child(floor: bool = False) -> int:
     return 0
 
 
+def _blocks(days) -> list[tuple[str, str]]:
+    """Runs of consecutive days, (first, last) as ISO text."""
+    out = []
+    for d in days:
+        if out and (d - out[-1][1]).days == 1:
+            out[-1][1] = d
+        else:
+            out.append([d, d])
+    return [(a.isoformat(), b.isoformat()) for a, b in out]
+
+
 def _step_seconds(result) -> dict[str, float]:
     return {e.step_key: round(e.event_specific_data.duration_ms / 1000, 2) for e in result.get_step_success_events()}
 
 
 def floor_assets(days: list[str]):
-    """`telemetry_day` and `resampled_5s` as Dagster sees them (keys, day partitions, single-run
-    policy, dependency, check specs) whose bodies emit what the real ones emit for these days
-    (phase_module registrations, one materialisation per day with data, the log lines, the three
-    check results) and do nothing else."""
+    """`telemetry_day` and `resampled_5s` as Dagster sees them (keys, partitions, single-run policy,
+    dependency, check specs, an IO manager for silver's output) whose bodies emit what the real ones
+    emit for these days (phase_module registrations, one materialisation per day with data and per
+    (day, phase_module) of those days, with the same metadata keys, the log lines, the three check
+    results) and do nothing else."""
     from datetime import date
 
-    from dagster import AssetMaterialization, Nothing, Output, asset
+    from dagster import AssetMaterialization, IOManager, MetadataValue, Nothing, Output, asset
 
-    from sim_platform.defs.partitions import daily_partitions, phase_module_partitions
+    from sim_platform.defs.partitions import by_day, daily_partitions, module_day_partitions, phase_module_partitions
     from sim_platform.defs.policies import with_single_run
     from sim_platform.defs.silver.checks import DEFAULT_MIN_COMPLETENESS, silver_check_results, silver_check_specs
 
     modules = [f"phase{p}_module{m}" for p in (1, 2, 3) for m in range(1, 9)] + ["phase1", "phase2", "phase3", "system"]
 
     span = (date.fromisoformat(days[-1]) - date.fromisoformat(days[0])).days + 1
-    complete = span == len(days)  # every day of the range has data: bronze yields its output, as the real one
+    complete = span == len(days)  # every day of the range has data: the output is yielded, as the real one
+    meta = {
+        "rows": 1,
+        "files": 1,
+        "completeness": 1.0,
+        "longest_silence_min": 0.0,
+        "max_null_share": 0.0,
+        "anomalies": 0,
+        "preview": MetadataValue.md("| timestamp |\n|---|\n| 0 |"),
+    }
 
     @asset(
         key_prefix="bronze",
@@ -158,21 +186,40 @@ def floor_assets(days: list[str]):
         context.log.info("days without any raw file, skipped")
         context.log.info(f"{len(days)} day(s) written")
 
+    class Nowhere(IOManager):
+        def handle_output(self, context, obj):
+            pass
+
+        def load_input(self, context):
+            return None
+
     @asset(
         key_prefix="silver",
         name="resampled_5s",
-        partitions_def=daily_partitions,
+        partitions_def=module_day_partitions,
         deps=[bronze],
         output_required=False,
+        io_manager_key="nowhere",
         check_specs=silver_check_specs(["silver", "resampled_5s"]),
     )
     def silver(context):
-        for d in days:
-            yield AssetMaterialization(asset_key=context.asset_key, partition=d, metadata={"rows": 1})
+        with_data = [f"{d}|{pm}" for d, pms in by_day(context.partition_keys).items() if d in days for pm in pms]
+        if complete:
+            for key in with_data:
+                context.add_asset_metadata(meta, partition_key=key)
+            yield Output(None)
+        else:
+            for key in with_data:
+                yield AssetMaterialization(asset_key=context.asset_key, partition=key, metadata=meta)
         context.log.info("days without a bronze file, skipped")
         yield from silver_check_results({}, {}, DEFAULT_MIN_COMPLETENESS)
 
-    return with_single_run(bronze), with_single_run(silver)
+    return with_single_run(bronze), with_single_run(silver), {"nowhere": Nowhere()}
+
+
+#: Dagster writes a ranged run's planned and materialisation events in batches of this size (one
+#: statement per batch on PostgreSQL; SQLite stores them one by one whatever the setting)
+EVENT_BATCH = "1000"
 
 
 def instance_yaml(storage: str, pg: Postgres | None) -> str:
@@ -202,7 +249,7 @@ def run_backfill(storage: str, env_extra: dict, work: Path, pg: Postgres | None,
         shutil.rmtree(home / sub, ignore_errors=True)
     dh = Path(tempfile.mkdtemp(prefix=f"dagster_home_{storage}_", dir=work))
     (dh / "dagster.yaml").write_text(instance_yaml(storage, pg))
-    env = {**os.environ, **env_extra, "DAGSTER_HOME": str(dh)}
+    env = {**os.environ, **env_extra, "DAGSTER_HOME": str(dh), "DAGSTER_EVENT_BATCH_SIZE": EVENT_BATCH}
     for k in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_URL"):
         env.pop(k, None)
     try:
