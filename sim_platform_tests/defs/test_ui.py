@@ -10,8 +10,9 @@ so the demo fills `.sim_platform/` and the embedded container `.blobstore/`, and
 on the persistent instance `.dagster_home/` it makes. Then in the browser, with nobody touching a
 sensor's switch: the asset graph shows every layer; both sensors show as running; the blob sensor
 takes the demo's days to bronze and declarative automation takes them on to silver and the plot,
-until the plot asset's events show the plot image. One Materialize through the dialog (the plot
-of that day again) runs to success. The webserver and the daemon start quietly: no beta, preview
+until the plot asset's events show the plot image. The silver asset's partition grid shows modules
+by days; one (module, day) rematerialised through the dialog runs to success and rewrites that
+module's hour files of that day and no other file. The webserver and the daemon start quietly: no beta, preview
 or deprecation notice, nothing about dagster.yaml or a temporary instance in their log.
 
 The time from starting `ui` to the first plot is printed (`-s` shows it), not asserted. A screenshot
@@ -167,8 +168,8 @@ def _wait_for_plot(page, url: str, proc: subprocess.Popen, timeout: float = PLOT
     raise TimeoutError(f"no plot materialised within {timeout} s of waiting")
 
 
-def _launch(page, url: str, asset: str, day: str, shot: str) -> None:
-    """Open the asset, press Materialize, show every partition, pick the day, launch one run."""
+def _launch(page, url: str, asset: str, day: str, module: str, shot: str) -> None:
+    """Open the asset, press Materialize, pick the day and the module, launch one run."""
     from playwright.sync_api import expect
 
     page.goto(f"{url}/assets/{asset}")
@@ -179,9 +180,11 @@ def _launch(page, url: str, asset: str, day: str, shot: str) -> None:
     except Exception:
         pass
     dialog = page.get_by_role("dialog")
-    # the partitions run to yesterday; the dialog opens on the last 90 days, the demo's days are older
-    dialog.get_by_text("Show all partitions").click()
-    dialog.get_by_role("textbox").first.fill(day)
+    boxes = dialog.get_by_role("textbox")  # one range per dimension: day, then phase_module
+    expect(boxes).to_have_count(2, timeout=10000)
+    boxes.nth(0).fill(day)
+    page.keyboard.press("Enter")
+    boxes.nth(1).fill(module)
     page.keyboard.press("Enter")
     launch = dialog.get_by_role("button", name=re.compile(r"^Launch 1 run$"))
     expect(launch).to_be_enabled(timeout=10000)
@@ -255,24 +258,35 @@ def test_first_hour_in_the_ui(first_hour):
         page.screenshot(path=str(SHOTS / "sim_platform_ui_plot.png"), full_page=True)
 
         plot = _first_materialisation(dagster_home, ["gold", "module_day_plot"])
-        day = plot.partition_key
-        silver = _first_materialisation(dagster_home, ["silver", "resampled_5s"], day)  # the plot's silver day
+        day = plot.partition_key.split("|")[0]
+        silver = _first_materialisation(dagster_home, ["silver", "resampled_5s"], plot.partition_key)  # the plot's silver
         first_silver = _first_materialisation(dagster_home, ["silver", "resampled_5s"])
         assert silver is not None and silver.timestamp <= plot.timestamp
-        page.goto(f"{url}/assets/silver/resampled_5s?view=events")
-        expect(page.get_by_text(day).first).to_be_visible(timeout=30000)
+        # the silver asset's partition grid: modules by days, the demo's days only
+        page.goto(f"{url}/assets/silver/resampled_5s?view=partitions")
+        expect(page.get_by_text("phase_module", exact=True).first).to_be_visible(timeout=30000)
+        expect(page.get_by_text("day", exact=True).first).to_be_visible(timeout=30000)
+        for label in (day, MODULE, "system"):
+            expect(page.get_by_text(label, exact=True).first).to_be_visible(timeout=30000)
+        page.screenshot(path=str(SHOTS / "sim_platform_ui_grid.png"), full_page=True)
         print(
             f"\nfirst hour: `sim-platform ui` started -> first silver partition ({first_silver.partition_key}) "
             f"{first_silver.timestamp - started:.1f} s, first plot ({day}) {plot.timestamp - started:.1f} s, "
             f"shown in the browser at {seen_plot:.1f} s"
         )
 
-        # one Materialize through the UI: the plot of that day, drawn again
+        # one (module, day) of silver rematerialised from the dialog: only that module's hour files change
+        silver_root = clone / ".sim_platform/silver"
+        stamps = {p: p.stat().st_mtime_ns for p in silver_root.rglob("*.parquet")}
         before = _run_ids(dagster_home)
-        _launch(page, url, "gold/module_day_plot", day, "sim_platform_ui_launch_plot.png")
+        _launch(page, url, "silver/resampled_5s", day, MODULE, "sim_platform_ui_launch_module_day.png")
         runs = _wait_manual_run(dagster_home, before)
         assert [r.status.value for r in runs] == ["SUCCESS"], runs
-        assert runs[0].tags.get("dagster/partition") == day
+        assert runs[0].tags.get("dagster/partition") == f"{day}|{MODULE}"
+        changed = {
+            p.relative_to(silver_root).as_posix() for p in silver_root.rglob("*.parquet") if stamps.get(p) != p.stat().st_mtime_ns
+        }
+        assert changed and all(c.startswith(f"{MODULE}/{day.replace('-', '/')}/") for c in changed), sorted(changed)[:5]
         browser.close()
     assert (clone / ".sim_platform/silver" / MODULE / day.replace("-", "/") / "plot.png").is_file()
     text = log.read_text(errors="replace")
