@@ -181,16 +181,33 @@ def _launch(page, url: str, asset: str, day: str, module: str, shot: str) -> Non
     except Exception:
         pass
     dialog = page.get_by_role("dialog")
-    boxes = dialog.get_by_role("textbox")  # one range per dimension: day, then phase_module
-    expect(boxes).to_have_count(2, timeout=10000)
-    boxes.nth(0).fill(day)
+    dialog.get_by_role("textbox").first.fill(day)  # the days: a range; the phase_modules: a list to pick from
     page.keyboard.press("Enter")
-    boxes.nth(1).fill(module)
-    page.keyboard.press("Enter")
+    dialog.get_by_text("Select a partition or create one").click()
+    page.keyboard.type(module)
+    page.get_by_role("menuitem").filter(has_text=module).last.click()
+    page.keyboard.press("Escape")
+    expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible(timeout=10000)
     launch = dialog.get_by_role("button", name=re.compile(r"^Launch 1 run$"))
     expect(launch).to_be_enabled(timeout=10000)
     page.screenshot(path=str(SHOTS / shot))
     launch.click()
+
+
+def _wait_idle(dagster_home: Path, quiet_s: float = 15, timeout: float = 600) -> None:
+    """Until no run has been queued or in progress for `quiet_s` (the sensors have taken every day)."""
+    from dagster import DagsterRunStatus
+
+    done = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+    deadline, since = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        with _instance(dagster_home) as inst:
+            busy = [r for r in inst.get_runs() if r.status not in done]
+        since = None if busy else (since or time.monotonic())
+        if since and time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(1)
+    raise TimeoutError("the automation's runs did not settle")
 
 
 def _wait_manual_run(dagster_home: Path, before: set[str], timeout: float = 600):
@@ -265,15 +282,17 @@ def test_first_hour_in_the_ui(first_hour):
         assert silver is not None and silver.timestamp <= plot.timestamp
         # the silver asset's partition grid: modules by days, the demo's days only
         page.goto(f"{url}/assets/silver/resampled_5s?view=partitions")
-        expect(page.get_by_text("phase_module", exact=True).first).to_be_visible(timeout=30000)
-        expect(page.get_by_text("day", exact=True).first).to_be_visible(timeout=30000)
+        for dimension in ("day", "phase_module"):  # one axis per dimension
+            expect(page.get_by_role("textbox", name=f"Filter by {dimension}…")).to_be_visible(timeout=30000)
+        # the demo's days only (ui pins the partitions to the container's days), by its 28 hierarchies
+        expect(page.get_by_text(f"{DEMO_DAYS * 28} Partitions Selected")).to_be_visible(timeout=30000)
         for label in (day, MODULE, "system"):
             expect(page.get_by_text(label, exact=True).first).to_be_visible(timeout=30000)
         page.screenshot(path=str(SHOTS / "sim_platform_ui_grid.png"), full_page=True)
 
         # Materialize all over the pipeline's groups asks for days (its one root, bronze, is daily)
-        page.goto(f"{url}/asset-groups?asset-selection=" + quote("group:bronze or group:silver or group:gold"))
-        page.get_by_role("button", name=re.compile(r"^Materialize all")).first.click()
+        page.goto(f"{url}/asset-groups~" + quote("group:bronze or group:silver or group:gold") + "/")
+        page.get_by_role("button", name=re.compile("Materialize all")).first.click()
         try:
             page.get_by_role("button", name="Confirm").click(timeout=3000)
         except Exception:
@@ -281,6 +300,7 @@ def test_first_hour_in_the_ui(first_hour):
         dialog = page.get_by_role("dialog")
         expect(dialog.get_by_text("Partition selection")).to_be_visible(timeout=30000)
         expect(dialog.get_by_text(re.compile("different partition definitions"))).to_have_count(0)
+        expect(dialog.get_by_text("bronze / telemetry_day")).to_be_visible()  # the range is bronze's days
         expect(dialog.get_by_role("textbox")).to_have_count(1)  # the days, the modules follow from them
         page.screenshot(path=str(SHOTS / "sim_platform_ui_materialize_all.png"))
         page.keyboard.press("Escape")
@@ -292,6 +312,7 @@ def test_first_hour_in_the_ui(first_hour):
 
         # one (module, day) of silver rematerialised from the dialog: only that module's hour files change
         silver_root = clone / ".sim_platform/silver"
+        _wait_idle(dagster_home)  # the automation has built every demo day
         stamps = {p: p.stat().st_mtime_ns for p in silver_root.rglob("*.parquet")}
         before = _run_ids(dagster_home)
         _launch(page, url, "silver/resampled_5s", day, MODULE, "sim_platform_ui_launch_module_day.png")
@@ -303,7 +324,13 @@ def test_first_hour_in_the_ui(first_hour):
         }
         assert changed and all(c.startswith(f"{MODULE}/{day.replace('-', '/')}/") for c in changed), sorted(changed)[:5]
         browser.close()
-    assert (clone / ".sim_platform/silver" / MODULE / day.replace("-", "/") / "plot.png").is_file()
+    # the module-day's plot went with its old hour files, and the automation draws it again from the new ones
+    plot_png = clone / ".sim_platform/silver" / MODULE / day.replace("-", "/") / "plot.png"
+    deadline = time.monotonic() + 300
+    while not plot_png.is_file() and time.monotonic() < deadline:
+        assert proc.poll() is None, f"`sim-platform ui` exited with {proc.returncode}"
+        time.sleep(2)
+    assert plot_png.is_file()
     text = log.read_text(errors="replace")
     dagster_lines = [line for line in text.splitlines() if not line.startswith("sim-platform ui:")]
     noisy = [line for line in dagster_lines if any(w in line for w in NOISE)]
