@@ -105,8 +105,14 @@ def test_sample_day_silver_metadata_checks_and_plot(platform, instance, sample_t
     checks = {c.check_name: c for c in r.get_asset_check_evaluations()}
     assert checks["cadence_and_schema"].passed
     assert "completeness" in checks
-    plot = _meta(r, "gold/module_day_plot")
-    assert plot["plots"] == 28 and "](data:image/png;base64,iVBORw0KGgo" in plot["plot"]
+    plots = [
+        {k: v.value for k, v in e.event_specific_data.materialization.metadata.items()}
+        for e in r.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "gold/module_day_plot"
+    ]
+    assert len(plots) == 28 and all(p["plot_file"].endswith("/2024/06/05/plot.png") for p in plots)
+    (shown,) = [p for p in plots if "plot" in p]  # the picture once per run, not in every partition's event
+    assert shown["plots_in_run"] == 28 and "](data:image/png;base64,iVBORw0KGgo" in shown["plot"]
     png = platform.silver_root / "phase1_module1/2024/06/05/plot.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     hour_files = list(platform.silver_root.glob("*/2024/06/05/[0-2][0-9].parquet"))
