@@ -163,12 +163,12 @@ def _runs_of_backfills(home: Path, ids: dict[str, str], procs, work: Path, timeo
 
 def _keys_of_run(run, partitions_def) -> list[str]:
     start, end = run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]
-    with _registry(partitions_def):
+    with _registry():
         return [str(k) for k in partitions_def.get_partition_keys_in_range(PartitionKeyRange(start, end))]
 
 
 @contextmanager
-def _registry(partitions_def):
+def _registry():
     """The test's phase_module registry, for resolving ranges in this process."""
     with instance_for_test() as inst:
         inst.add_dynamic_partitions("phase_module", MODULES)
@@ -200,7 +200,7 @@ def test_each_selection_shape_becomes_few_runs_with_exactly_its_partitions(stack
         assert sorted(covered) == sorted(_key(d, m) for d, m in pairs), name  # exactly the selection, each once
         for r in got:
             assert {tuple(k.path) for k in r.asset_selection} == {tuple(a) for a in assets}, name
-        with _registry(module_day_partitions):
+        with _registry():
             dagster_own = _dagster_instance_ranges([_key(d, m) for d, m in pairs], module_day_partitions)
         print(f"\n{name}: {len(got)} run(s) (Dagster's own ranges: {dagster_own})")
     assert counts == {name: shape[2] for name, shape in SHAPES.items()}
@@ -214,7 +214,7 @@ def test_dagster_alone_cuts_every_module_over_days_into_a_run_per_module():
     """What the coordinator works around: Dagster's own ranges of the same selections."""
     from sim_platform.defs.partitions import module_day_partitions
 
-    with _registry(module_day_partitions):
+    with _registry():
         assert _dagster_instance_ranges([_key(d, m) for d in DAYS for m in MODULES], module_day_partitions) == 28
         assert _dagster_instance_ranges([_key(d, m) for d in DAYS[:10] for m in MODULES], module_day_partitions) == 10
         rect = dagster_instance.module_day_ranges(
