@@ -2,9 +2,11 @@
 
     python bench/backfill_bench.py                       # gen30 (3 runs x 10 days), SQLite and Postgres
     python bench/backfill_bench.py --storage sqlite --dataset sample --repeat 5 --floor
+    python bench/backfill_bench.py --storage sqlite,sqlite-stock --floor   # the project's event log vs Dagster's
 
 (i)   baseline: `sim-platform etl --input <data> --output <tmp>` (the CLI, cold process);
-(ii)  backfill with a real DagsterInstance on SQLite: the two runs the backfill daemon launches
+(ii)  backfill with a real DagsterInstance on SQLite (`sqlite`: the packaged instance's storage, whose
+      event log writes a batch in one transaction; `sqlite-stock`: Dagster's SQLite storage as it comes): the two runs the backfill daemon launches
       for `telemetry_day` and `resampled_5s` over all days from the first to the last day of the
       data (`sim_platform_tests/defs/test_run_counts.py` pins them): bronze over the day range
       (one partition per day), then silver over every (day, phase_module) of the range (one run:
@@ -145,6 +147,7 @@ def floor_assets(days: list[str]):
 
     from dagster import AssetMaterialization, IOManager, MetadataValue, Nothing, Output, asset
 
+    from sim_platform.defs.materialize import add_partition_metadata
     from sim_platform.defs.partitions import by_day, daily_partitions, module_day_partitions, phase_module_partitions
     from sim_platform.defs.policies import with_single_run
     from sim_platform.defs.silver.checks import DEFAULT_MIN_COMPLETENESS, silver_check_results, silver_check_specs
@@ -177,8 +180,7 @@ def floor_assets(days: list[str]):
             context.instance.add_dynamic_partitions(phase_module_partitions.name, new)
             context.log.info(f"new phase_module partitions: {new}")
         if complete:
-            for d in days:
-                context.add_asset_metadata({"files_read": 1}, partition_key=d)
+            add_partition_metadata(context, {d: {"files_read": 1} for d in days})
             yield Output(None)
         else:
             for d in days:
@@ -205,8 +207,7 @@ def floor_assets(days: list[str]):
     def silver(context):
         with_data = [f"{d}|{pm}" for d, pms in by_day(context.partition_keys).items() if d in days for pm in pms]
         if complete:
-            for key in with_data:
-                context.add_asset_metadata(meta, partition_key=key)
+            add_partition_metadata(context, {key: meta for key in with_data})
             yield Output(None)
         else:
             for key in with_data:
@@ -218,12 +219,20 @@ def floor_assets(days: list[str]):
 
 
 #: Dagster writes a ranged run's planned and materialisation events in batches of this size (one
-#: statement per batch on PostgreSQL; SQLite stores them one by one whatever the setting)
+#: statement per batch on PostgreSQL, one transaction per batch with the project's SQLite event log;
+#: Dagster's own SQLite event log stores them one by one whatever the setting)
 EVENT_BATCH = "1000"
+
+#: the embedded instance's event log, as the packaged dagster.yaml names it
+PROJECT_EVENT_LOG = "event_log_storage:\n  module: sim_platform.dagster_instance\n  class: BatchedSqliteEventLogStorage\n"
 
 
 def instance_yaml(storage: str, pg: Postgres | None) -> str:
+    """`sqlite`: the packaged instance's storage (Dagster's SQLite run storage, the project's SQLite
+    event log); `sqlite-stock`: Dagster's SQLite storage as it comes, the baseline of the event log."""
     if storage == "sqlite":
+        return PROJECT_EVENT_LOG + "telemetry:\n  enabled: false\n"
+    if storage == "sqlite-stock":
         return "telemetry:\n  enabled: false\n"
     return f'storage:\n  postgres:\n    postgres_url: "{pg.url}"\ntelemetry:\n  enabled: false\n'
 
@@ -280,7 +289,7 @@ def main() -> int:
     ap.add_argument("--dataset", default="gen30")
     ap.add_argument("--storage", default="sqlite,postgres")
     ap.add_argument("--repeat", type=int, default=1, help="rounds (medians are reported)")
-    ap.add_argument("--floor", action="store_true", help="also time Dagster's fixed cost (iv), on SQLite")
+    ap.add_argument("--floor", action="store_true", help="also time Dagster's fixed cost (iv), on each SQLite storage")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temp dir, removed at the end)")
     args = ap.parse_args()
     if args.child or args.child_floor:
@@ -290,7 +299,8 @@ def main() -> int:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="backfill_bench_"))
     storages = args.storage.split(",")
     results: dict = {"dataset": args.dataset, "files": len(list(src.rglob("*.parquet"))), "rounds": args.repeat}
-    rounds: dict[str, list[dict]] = {k: [] for k in ["etl", *storages, *(["floor"] if args.floor else [])]}
+    floors = [f"floor:{s}" for s in storages if s.startswith("sqlite")] if args.floor else []
+    rounds: dict[str, list[dict]] = {k: [] for k in ["etl", *storages, *floors]}
     try:
         t = time.perf_counter()
         env_extra = prepare(src, work)
@@ -318,11 +328,11 @@ def main() -> int:
                 )
                 if not res["identical_to_etl"]:
                     raise SystemExit(f"{storage}: silver differs from the ETL output")
-            if args.floor:
-                res = run_backfill("sqlite", env_extra, work, None, floor=True)
-                rounds["floor"].append(res)
+            for floor in floors:
+                res = run_backfill(floor.split(":")[1], env_extra, work, None, floor=True)
+                rounds[floor].append(res)
                 print(
-                    f"round {i + 1}: (iv) Dagster floor, sqlite: {res['seconds']:.2f} s = "
+                    f"round {i + 1}: (iv) Dagster floor, {floor.split(':')[1]}: {res['seconds']:.2f} s = "
                     f"{res['seconds'] / base['seconds']:.2f}x etl; {res['detail']}",
                     flush=True,
                 )
@@ -333,7 +343,7 @@ def main() -> int:
         results[k] = median_of(runs, rounds["etl"])
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"backfill_bench_{args.dataset}.json").write_text(json.dumps(results, indent=1, default=str))
-    label = {"etl": "(i) sim-platform etl", "floor": "(iv) Dagster floor, sqlite (no data work)"}
+    label = {"etl": "(i) sim-platform etl", **{f: f"(iv) Dagster floor, {f.split(':')[1]} (no data work)" for f in floors}}
     print(f"medians of {args.repeat} round(s); the ratio is the median of the rounds' ratios")
     print("| run | wall | CPU | peak RSS (largest process) | ratio to etl | rounds (wall) |")
     print("|---|---|---|---|---|---|")

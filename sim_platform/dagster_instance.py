@@ -20,16 +20,35 @@ by a connection string. The compose deployment's container is Azurite, at
 `https://<account>.blob.<endpoint_suffix>/`, which cannot point there. Only the client is built
 differently; uploading, reading back and the UI's links are the stock class's. The Kubernetes
 deployment uses the stock class as it is (workload identity, `default_azure_credential`).
+
+`BatchedSqliteEventLogStorage` is Dagster's SQLite event log (the same files under
+`$DAGSTER_HOME/history/runs/`, the same schema, readable by the stock class) with two changes for
+runs over many (day, phase_module) partitions, whose events the stock class writes one by one, each
+with a connection and a synced commit to the run's database and another to the index database:
+a batch (`DAGSTER_EVENT_BATCH_SIZE`: a ranged run's planned events, the materialisations of one
+output over many partitions) is one transaction per database, and commits are not synced to disk
+one by one (`PRAGMA synchronous=NORMAL` under the write-ahead log the stock class already sets: a
+power cut can lose the last events, never corrupt the database). Only the embedded instance uses
+it; compose and Kubernetes keep their events in PostgreSQL.
 """
 
+import os
+from contextlib import contextmanager
 from itertools import groupby
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 from dagster import Field, MultiPartitionKey, MultiPartitionsDefinition, Noneable, PartitionKeyRange, StringSource
 from dagster._core.definitions.partitions.subset.default import DefaultPartitionsSubset
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.sqlalchemy_compat import db_result
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster_azure.blob import AzureBlobComputeLogManager
+from sqlalchemy import create_engine, event
+from sqlalchemy.pool import NullPool
 
 from sim_platform.storage.settings import parse_connection_string
 
@@ -137,3 +156,77 @@ DefaultPartitionsSubset.get_partition_key_ranges = _ranges
 
 class ModuleDayRunCoordinator(QueuedRunCoordinator):
     """The run queue as it is; loading it installs `module_day_ranges` in the process (module docstring)."""
+
+
+def _unsynced_commits(dbapi_connection, _record) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's SQLite event log, a batch written in one transaction per database (module docstring)."""
+
+    def __init__(self, dagster_home: str | None = None, inst_data=None):
+        home = dagster_home or os.environ.get("DAGSTER_HOME") or ""
+        if not home:
+            raise ValueError("BatchedSqliteEventLogStorage: DAGSTER_HOME is not set and no dagster_home is configured")
+        super().__init__(os.path.join(home, "history", "runs", ""), inst_data=inst_data)
+
+    @classmethod
+    def config_type(cls):
+        return {"dagster_home": Field(Noneable(StringSource), is_required=False, default_value=None)}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(inst_data=inst_data, **config_value)
+
+    @contextmanager
+    def _connect(self, shard: str):
+        # the stock `_connect`, with the connection's commits unsynced
+        with self._db_lock:
+            engine = create_engine(
+                self.conn_string_for_shard(shard), poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+            )
+            event.listen(engine, "connect", _unsynced_commits)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+            engine.dispose()
+
+    def store_event_batch(self, events) -> None:
+        """What `store_event` does for each event, in one transaction on the run's database and one
+        on the index database for each run's events."""
+        for run_id, group in groupby(events, key=lambda e: e.run_id):
+            group = list(group)
+            rows = [self._event_to_row(e) for e in group]  # each event serialised once, for both databases
+            with self.run_connection(run_id) as conn:
+                conn.execute(SqlEventLogStorageTable.insert(), rows)
+            assets = [
+                (e, row)
+                for e, row in zip(group, rows)
+                if e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS and e.dagster_event.asset_key
+            ]
+            if assets:
+                with self.index_transaction() as conn:
+                    ids = []
+                    for _, row in assets:
+                        with db_result(conn, SqlEventLogStorageTable.insert().values(**row)) as result:
+                            ids.append(result.inserted_primary_key[0])
+                    self._store_asset_event_tags(conn, [e for e, _ in assets], ids)
+                    # an asset's row holds the last event of each kind: the last of each (key, kind),
+                    # applied in the order they came, leaves the row as applying every event would
+                    last = {(e.dagster_event.asset_key, e.dagster_event_type): (e, i) for (e, _), i in zip(assets, ids)}
+                    for e, i in sorted(last.values(), key=lambda t: t[1]):
+                        self._store_asset_event(conn, e, i)
+            for e in group:
+                if not e.is_dagster_event:
+                    continue
+                if e.dagster_event_type in ASSET_CHECK_EVENTS:
+                    with self.index_connection() as conn, db_result(conn, self.prepare_insert_event(e)) as result:
+                        event_id = result.inserted_primary_key[0]
+                    self.store_asset_check_event(e, event_id)
+                elif e.dagster_event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
+                    with self.index_connection() as conn:
+                        conn.execute(self.prepare_insert_event(e))

@@ -17,6 +17,7 @@ from sim_platform.core.gold.plots import plot_partitions
 from sim_platform.core.silver.days import markdown_preview
 from sim_platform.defs.automation import after_checked_upstream
 from sim_platform.defs.keys import RESAMPLED_5S
+from sim_platform.defs.materialize import add_partition_metadata
 from sim_platform.defs.partitions import by_day, module_day_partitions, phase_module_partitions, quarterly_partitions
 from sim_platform.defs.policies import CONTAINER_RETRY, with_single_run
 from sim_platform.defs.resources import GoldStore, PlatformPaths, SilverStore, WarehouseResource
@@ -62,14 +63,11 @@ def module_day_plot(
             shown = (key, png)
     # per partition its file; the picture itself once per run (a PNG in each of 1,680 events would
     # put a hundred megabytes into the event log)
-    for key in context.partition_keys:
-        context.add_asset_metadata({"plot_file": stored.get(key, "")}, partition_key=key)
+    metadata = {key: {"plot_file": stored.get(key, "")} for key in context.partition_keys}
     if shown is not None:
         image = f"**{shown[0]}**\n\n![plot](data:image/png;base64,{base64.b64encode(shown[1]).decode()})"
-        context.add_asset_metadata(
-            {"plot": MetadataValue.md(image), "plots_in_run": len(stored), "partitions_in_run": len(context.partition_keys)},
-            partition_key=shown[0],
-        )
+        metadata[shown[0]] |= {"plot": MetadataValue.md(image), "plots_in_run": len(stored), "partitions_in_run": len(metadata)}
+    add_partition_metadata(context, metadata)
     context.log.info(f"{len(stored)} plot(s) stored for {len(context.partition_keys)} partition(s)")
     return MaterializeResult()
 
@@ -100,17 +98,17 @@ def module_day_features(
     empty = [f"{d}|{pm}" for (d, pm), r in rows.items() if r is None]
     for key in empty:
         context.log.warning(f"{key}: no silver data, no feature row (an older one was removed)")
-    for day, pm in keys:  # per partition its row count; the run's preview once, on its first partition
-        row = rows.get((date.fromisoformat(day), pm))
-        context.add_asset_metadata({"rows": int(row is not None), "module": is_module(pm)}, partition_key=f"{day}|{pm}")
+    # per partition its row count; the run's preview once, on its first partition
+    metadata = {
+        f"{day}|{pm}": {"rows": int(rows.get((date.fromisoformat(day), pm)) is not None), "module": is_module(pm)}
+        for day, pm in keys
+    }
     if written and context.partition_keys:
-        context.add_asset_metadata(
-            {
-                "rows_in_run": len(written),
-                "preview": MetadataValue.md(markdown_preview(features_table(written, catalog), rows=10, columns=_PREVIEW)),
-            },
-            partition_key=context.partition_keys[0],
-        )
+        metadata[str(context.partition_keys[0])] |= {
+            "rows_in_run": len(written),
+            "preview": MetadataValue.md(markdown_preview(features_table(written, catalog), rows=10, columns=_PREVIEW)),
+        }
+    add_partition_metadata(context, metadata)
     context.log.info(f"{len(written)} feature row(s); not modules: {skipped}")
     return MaterializeResult()
 
