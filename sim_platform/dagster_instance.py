@@ -28,11 +28,13 @@ with a connection and a synced commit to the run's database and another to the i
 a batch (`DAGSTER_EVENT_BATCH_SIZE`: a ranged run's planned events, the materialisations of one
 output over many partitions) is one transaction per database, and commits are not synced to disk
 one by one (`PRAGMA synchronous=NORMAL` under the write-ahead log the stock class already sets: a
-power cut can lose the last events, never corrupt the database). Only the embedded instance uses
+power cut can lose the last events, never corrupt the database); and an engine per database is
+kept, not built for every statement, with the index database's connection kept open. Only the embedded instance uses
 it; compose and Kubernetes keep their events in PostgreSQL.
 """
 
 import os
+from collections import OrderedDict
 from contextlib import contextmanager
 from itertools import groupby
 
@@ -44,11 +46,13 @@ from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster_azure.blob import AzureBlobComputeLogManager
 from sqlalchemy import create_engine, event
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 
 from sim_platform.storage.settings import parse_connection_string
 
@@ -158,6 +162,10 @@ class ModuleDayRunCoordinator(QueuedRunCoordinator):
     """The run queue as it is; loading it installs `module_day_ranges` in the process (module docstring)."""
 
 
+#: engines kept, the most recently used shards' (a run's database and the index are the busy ones)
+_ENGINES_KEPT = 8
+
+
 def _unsynced_commits(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
@@ -169,6 +177,8 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         home = dagster_home or os.environ.get("DAGSTER_HOME") or ""
         if not home:
             raise ValueError("BatchedSqliteEventLogStorage: DAGSTER_HOME is not set and no dagster_home is configured")
+        self._engines: OrderedDict[str, Engine] = OrderedDict()  # the last shards' engines (the stock: one per statement)
+        self._tables: set[str] = set()
         super().__init__(os.path.join(home, "history", "runs", ""), inst_data=inst_data)
 
     @classmethod
@@ -179,21 +189,57 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     def from_config_value(cls, inst_data, config_value):
         return cls(inst_data=inst_data, **config_value)
 
-    @contextmanager
-    def _connect(self, shard: str):
-        # the stock `_connect`, with the connection's commits unsynced
-        with self._db_lock:
+    def _engine(self, shard: str) -> Engine:
+        engine = self._engines.pop(shard, None)
+        if engine is None:
+            # one connection kept open per database: closing the last connection to a database in
+            # write-ahead-log mode checkpoints the log into it, a synced write for every statement
             engine = create_engine(
-                self.conn_string_for_shard(shard), poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+                self.conn_string_for_shard(shard),
+                poolclass=QueuePool,
+                pool_size=1,
+                max_overflow=4,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
             event.listen(engine, "connect", _unsynced_commits)
+            while len(self._engines) >= _ENGINES_KEPT:
+                self._engines.popitem(last=False)[1].dispose()
+        self._engines[shard] = engine
+        return engine
+
+    @contextmanager
+    def _connect(self, shard: str):
+        # the stock `_connect`, with its engine and connection kept and commits unsynced
+        with self._db_lock:
+            engine = self._engine(shard)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn:
+                before = conn.connection.dbapi_connection.total_changes
                 with conn.begin():
                     yield conn
-            engine.dispose()
+                wrote = conn.connection.dbapi_connection.total_changes != before
+            if wrote and shard != INDEX_SHARD_NAME:
+                # The UI follows a run's log by watching its database file change (the stock class's
+                # close checkpoints the log into it each time); the log grows in the -wal file here,
+                # so the file is touched instead, after the commit
+                os.utime(self.path_for_shard(shard))
+
+    def has_table(self, table_name: str) -> bool:
+        # asked for at every asset event; a table, once there, stays
+        if table_name not in self._tables and super().has_table(table_name):
+            self._tables.add(table_name)
+        return table_name in self._tables
+
+    def wipe(self) -> None:
+        super().wipe()
+        self._tables.clear()
+
+    def dispose(self) -> None:
+        super().dispose()
+        while self._engines:
+            self._engines.popitem()[1].dispose()
 
     def store_event_batch(self, events) -> None:
         """What `store_event` does for each event, in one transaction on the run's database and one

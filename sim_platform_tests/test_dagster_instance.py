@@ -7,6 +7,7 @@ are read back by the stock class; the packaged dagster.yaml loads it."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,38 @@ def test_no_home_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     with pytest.raises(ValueError, match="DAGSTER_HOME is not set"):
         BatchedSqliteEventLogStorage()
+
+
+def test_a_watcher_sees_a_run_log_grow_and_reads_touch_nothing(tmp_path):
+    """The UI follows a run's log by watching its database file (`watch`): with the log kept in the
+    write-ahead log, a committed write still changes the file, so a second storage on the same
+    folder (as the webserver's beside the run's process) is told of every event."""
+    from dagster import DagsterEvent, DagsterEventType, EventLogEntry
+    from dagster._core.events import EngineEventData
+
+    writer, reader = BatchedSqliteEventLogStorage(str(tmp_path)), BatchedSqliteEventLogStorage(str(tmp_path))
+    seen = []
+
+    def entry(i: int) -> EventLogEntry:
+        event = DagsterEvent(
+            DagsterEventType.ENGINE_EVENT.value, "job", message=f"event {i}", event_specific_data=EngineEventData()
+        )
+        return EventLogEntry(
+            error_info=None, level="INFO", user_message="", run_id="run1", timestamp=time.time(), dagster_event=event
+        )
+
+    writer.store_event(entry(0))  # the run's database exists before it is watched, as in the UI
+    reader.watch("run1", None, lambda e, cursor: seen.append(e.dagster_event.message))
+    for i in range(1, 4):
+        writer.store_event(entry(i))
+    deadline = time.time() + 10
+    while len(seen) < 4 and time.time() < deadline:
+        time.sleep(0.05)
+    assert seen == ["event 0", "event 1", "event 2", "event 3"]  # from the start (no cursor)
+    db = Path(reader.path_for_shard("run1"))
+    stamp = db.stat().st_mtime_ns
+    time.sleep(0.05)
+    assert len(reader.get_records_for_run("run1").records) == 4
+    assert db.stat().st_mtime_ns == stamp  # a read is no change: no watcher is woken by reading
+    reader.dispose()
+    writer.dispose()
