@@ -105,6 +105,7 @@ def main() -> int:
         shutil.copy(REPO / "deploy/local/dagster.yaml", dagster_home / "dagster.yaml")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_STORAGE_", "SIM_PLATFORM_"))}
         env.update(DAGSTER_HOME=str(dagster_home), SIM_PLATFORM_HOME=str(home), SIM_PLATFORM_LOCAL_BLOB_ROOT=str(blob_root))
+        env.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")  # as `sim-platform ui` sets it
         store = LocalBlobStore(blob_root, "simulation-data")
         store.create_container()
 

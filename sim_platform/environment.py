@@ -25,6 +25,9 @@ SILVER_BACKEND = "SIM_PLATFORM_SILVER_BACKEND"  # local | blob: overrides destin
 SILVER_ROOT = "SIM_PLATFORM_SILVER_ROOT"  # silver folder (local) or blob prefix (blob)
 GOLD_ROOT = "SIM_PLATFORM_GOLD_ROOT"  # gold prefix (or folder) instead of destinations.gold
 EXECUTOR = "SIM_PLATFORM_EXECUTOR"  # k8s: each step a Kubernetes Job
+#: Dagster's: a ranged run's planned and materialisation events handed to the event log in batches
+#: of this size (`sim-platform ui`, compose and Helm set it; docs/dagster.md, "Runs")
+EVENT_BATCH_SIZE, DEFAULT_EVENT_BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE", "1000"
 
 
 def environment(environ: Mapping[str, str] | None = None, env_file: Path | str | None = DEFAULT_ENV_FILE) -> dict[str, str]:

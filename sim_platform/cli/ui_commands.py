@@ -91,7 +91,7 @@ def dg_command(folder: Path, host: str, port: int, extra: list[str]) -> list[str
 
 
 def _ui(args: argparse.Namespace, extra: list[str]) -> int:
-    from sim_platform.environment import platform_home
+    from sim_platform.environment import DEFAULT_EVENT_BATCH_SIZE, EVENT_BATCH_SIZE, platform_home
     from sim_platform.storage.azurite import free_port
     from sim_platform.storage.settings import DEFAULT_LOCAL_ROOT, ENV_LOCAL_ROOT
 
@@ -101,6 +101,7 @@ def _ui(args: argparse.Namespace, extra: list[str]) -> int:
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("SIM_PLATFORM_HOME", str(platform_home()))
     os.environ.setdefault(ENV_LOCAL_ROOT, str(Path(DEFAULT_LOCAL_ROOT).resolve()))
+    os.environ.setdefault(EVENT_BATCH_SIZE, DEFAULT_EVENT_BATCH_SIZE)
     _data_days()
     port = args.port
     if port is None:
