@@ -40,7 +40,19 @@ from itertools import groupby
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
-from dagster import Field, MultiPartitionKey, MultiPartitionsDefinition, Noneable, PartitionKeyRange, StringSource
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    BackfillPolicy,
+    Field,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    Noneable,
+    PartitionKeyRange,
+    StringSource,
+)
+from dagster._core.definitions import automation_tick_evaluation_context as _tick
+from dagster._core.definitions.backfill_policy import BackfillPolicyType
 from dagster._core.definitions.partitions.subset.default import DefaultPartitionsSubset
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.run_coordinator import QueuedRunCoordinator
@@ -156,6 +168,57 @@ def _ranges(self, partitions_def):
 
 
 DefaultPartitionsSubset.get_partition_key_ranges = _ranges
+
+_dagster_run_requests = _tick.build_run_requests
+
+
+def automation_run_requests(entity_subsets, asset_graph, run_tags, emit_backfills):
+    """The automation sensor's runs: Dagster's, except for the assets partitioned by (day,
+    phase_module) with a single-run policy. Dagster's automation (`emit_backfills=False`) makes one
+    run per partition key, whatever the backfill policy: a landing that updates a bronze day would
+    be 28 runs of silver, plot and features, each reading the bronze day again (measured: 28 runs,
+    183 s until the last module's hour files, instead of one run). Those assets, when they are
+    requested for the same partitions, get the runs a backfill of them gets: one per rectangle of
+    `module_day_ranges`, the checks of the assets riding along as in Dagster's runs."""
+    if emit_backfills:
+        return _dagster_run_requests(entity_subsets, asset_graph, run_tags, emit_backfills)
+    ranged: dict = {}
+    rest = []
+    for subset in entity_subsets:
+        node = asset_graph.get(subset.key) if isinstance(subset.key, AssetKey) else None
+        policy = node.backfill_policy if node is not None else None
+        if (
+            node is not None
+            and isinstance(node.partitions_def, MultiPartitionsDefinition)
+            and policy is not None
+            and policy.policy_type == BackfillPolicyType.SINGLE_RUN
+        ):
+            ranged.setdefault(node.partitions_def, []).append(subset)
+        else:
+            rest.append(subset)
+    requests = []
+    for partitions_def, subsets in ranged.items():
+        keys = {frozenset(s.expensively_compute_partition_keys()) for s in subsets}
+        if len(keys) != 1:  # the same assets for different partitions: Dagster's own runs, which keep them apart
+            rest += subsets
+            continue
+        asset_keys = [s.key for s in subsets]
+        checks = list(asset_graph.get_check_keys_for_assets(set(asset_keys)))
+        requests += _tick._build_run_requests_with_backfill_policy(  # noqa: SLF001
+            asset_keys,
+            checks,
+            BackfillPolicy.single_run(),
+            next(iter(keys)),
+            partitions_def,
+            tags=dict(run_tags or {}),
+            dynamic_partitions_store=None,
+        )
+    checked = {k for r in requests for k in r.asset_selection or []}
+    rest = [s for s in rest if not (isinstance(s.key, AssetCheckKey) and s.key.asset_key in checked)]
+    return [*_dagster_run_requests(rest, asset_graph, run_tags, emit_backfills), *requests]
+
+
+_tick.build_run_requests = automation_run_requests
 
 
 class ModuleDayRunCoordinator(QueuedRunCoordinator):

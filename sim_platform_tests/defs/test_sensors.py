@@ -18,14 +18,13 @@ from dagster import (
     evaluate_automation_conditions,
     materialize,
 )
-from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests_with_backfill_policies
-from dagster._core.definitions.events import AssetKeyPartitionKey
+from dagster._core.definitions import automation_tick_evaluation_context as automation_tick
 from dagster._core.definitions.partitions.context import partition_loading_context
 
-import sim_platform.dagster_instance  # noqa: F401  (the daemon's ranges, as the instance loads them)
 from sim_platform.core.bronze import days as bronze_days
 from sim_platform.core.ingest import read
 from sim_platform.core.ingest.blob_watch import GRACE, BlobCursor, days_in_name
+from sim_platform.dagster_instance import automation_run_requests  # (the daemon's ranges and runs, as the instance loads them)
 from sim_platform.definitions import defs
 from sim_platform.defs.automation import pipeline_automation
 from sim_platform.defs.bronze.assets import telemetry_day
@@ -33,6 +32,7 @@ from sim_platform.defs.gold.assets import module_day_features, module_day_plot
 from sim_platform.defs.landing.assets import raw_files
 from sim_platform.defs.landing.sensors import new_blob_sensor
 from sim_platform.defs.silver.assets import resampled_5s
+from sim_platform.defs.silver.checks import silver_check_specs
 from sim_platform.storage import BlobInfo
 from sim_platform.storage.azure_store import AzureBlobStore
 from sim_platform.storage.local_store import LocalBlobStore
@@ -206,11 +206,14 @@ def test_automation_follows_bronze_with_silver_then_plots_and_features(platform,
     # in the same tick (one run over the day's rectangle), since they follow what will be requested
     day = {f"2024-06-05|{pm}" for pm in instance.get_dynamic_partitions("phase_module")}
     assert len(day) == 28 and req[SILVER] == req[PLOT] == req[FEATURES] == day
-    graph = assets.resolve_asset_graph()
-    wanted = [AssetKeyPartitionKey(k, p) for k in (SILVER, PLOT, FEATURES) for p in req[k]]
-    with partition_loading_context(dynamic_partitions_store=instance):  # as the automation sensor groups them
-        (run,) = build_run_requests_with_backfill_policies(wanted, graph, instance)
-    assert set(run.asset_selection) == {SILVER, PLOT, FEATURES}
+    # the runs the automation sensor launches for them (the function the daemon's tick calls once
+    # the project's instance module is loaded): one, over the day's rectangle, not 28 per module
+    assert automation_tick.build_run_requests is automation_run_requests
+    subsets = [r.true_subset for r in result.results if not r.true_subset.is_empty]
+    with partition_loading_context(dynamic_partitions_store=instance):
+        (run,) = automation_run_requests(subsets, assets.resolve_asset_graph(), {"dagster/priority": "1"}, False)
+    assert set(run.asset_selection) == {SILVER, PLOT, FEATURES} and run.tags["dagster/priority"] == "1"
+    assert set(run.asset_check_keys) == {c.key for c in silver_check_specs(SILVER.path)}  # the checks ride along
     tags = module_days(instance, "2024-06-05")
     assert {k: run.tags[k] for k in tags} == tags
     assert materialize(
