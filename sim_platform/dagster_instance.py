@@ -13,6 +13,12 @@ block. The backfill daemon and the automation sensor compute these ranges in the
 which loads the run coordinator when it starts; the same coordinator in the webserver keeps its
 previews equal. Pinned by `sim_platform_tests/defs/test_run_counts.py`.
 
+The automation sensor does not follow backfill policies at all: Dagster's automation makes one run
+per partition key it requests, so a landing that updates a bronze day was 28 runs of silver, plot
+and features. `automation_run_requests`, installed the same way, gives the assets of a
+(day x phase_module) definition with a single-run policy the runs a backfill of them gets (pinned by
+`sim_platform_tests/defs/test_sensors.py`; `bench/freshness_bench.py` measures a landing).
+
 `ConnectionStringComputeLogManager` is dagster-azure's `AzureBlobComputeLogManager` -- step stdout and
 stderr captured locally and uploaded to a blob container, shown in the UI -- for an account reached
 by a connection string. The compose deployment's container is Azurite, at
