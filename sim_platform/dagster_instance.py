@@ -41,7 +41,7 @@ it; compose and Kubernetes keep their events in PostgreSQL.
 
 import os
 from collections import OrderedDict
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import groupby
 
 from azure.core.exceptions import ResourceExistsError
@@ -293,7 +293,8 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 # The UI follows a run's log by watching its database file change (the stock class's
                 # close checkpoints the log into it each time); the log grows in the -wal file here,
                 # so the file is touched instead, after the commit
-                os.utime(self.path_for_shard(shard))
+                with suppress(FileNotFoundError):  # wiped meanwhile: nothing to follow
+                    os.utime(self.path_for_shard(shard))
 
     def has_table(self, table_name: str) -> bool:
         # asked for at every asset event; a table, once there, stays
