@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -42,3 +44,22 @@ def module_days(instance, first: str, last: str | None = None, modules: list[str
 def mat_days(result, asset: str) -> set[str]:
     """The days of the (day, phase_module) partitions materialised in a run."""
     return {key.split("|")[0] for key in mat_partitions(result, asset)}
+
+
+@contextmanager
+def open_instance(home: Path):
+    """The instance of a `dagster.yaml` folder, as a process with `DAGSTER_HOME=home` opens it (the
+    packaged instance's event log finds its files through `DAGSTER_HOME`)."""
+    from dagster import DagsterInstance
+
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        instance = DagsterInstance.from_config(str(home))
+    finally:
+        if before is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = before
+    with instance:
+        yield instance

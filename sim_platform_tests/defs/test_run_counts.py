@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance, MultiPartitionKey, PartitionKeyRange, instance_for_test
+from dagster import MultiPartitionKey, PartitionKeyRange, instance_for_test
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.definitions.partitions.subset.default import DefaultPartitionsSubset
 from dagster._core.storage.dagster_run import RunsFilter
@@ -37,6 +37,7 @@ from sim_platform import dagster_instance
 from sim_platform.cli.ui_commands import packaged_instance
 from sim_platform.storage.azurite import free_port
 from sim_platform_tests.conftest import REPO
+from sim_platform_tests.defs.helpers import open_instance
 from sim_platform_tests.processes import stop_processes
 
 BIN = Path(sys.executable).parent
@@ -107,7 +108,7 @@ def stack(tmp_path_factory):
         "SIM_PLATFORM_START_DATE": FIRST,
         "SIM_PLATFORM_END_DATE": "2024-08-01",
     }
-    with DagsterInstance.from_config(str(home)) as instance:
+    with open_instance(home) as instance:
         instance.add_dynamic_partitions("phase_module", MODULES)  # what bronze registers from the data
     port = free_port()
     procs = [
@@ -146,7 +147,7 @@ def stack(tmp_path_factory):
 def _runs_of_backfills(home: Path, ids: dict[str, str], procs, work: Path, timeout: float = 300) -> dict[str, list]:
     """The runs of each backfill, once the daemon has requested every partition of each."""
     deadline = time.monotonic() + timeout
-    with DagsterInstance.from_config(str(home)) as instance:
+    with open_instance(home) as instance:
         while True:
             assert all(p.poll() is None for p in procs), (work / "daemon.log").read_text()[-3000:]
             done = {}

@@ -40,6 +40,7 @@ import pytest
 from sim_platform.cli.ui_commands import packaged_instance, prepare_dagster_home
 from sim_platform.storage.azurite import free_port
 from sim_platform_tests.conftest import REPO
+from sim_platform_tests.defs.helpers import open_instance
 from sim_platform_tests.processes import stop_processes
 from sim_platform_tests.test_docs_commands import bash_commands, working_tree_copy
 
@@ -79,9 +80,7 @@ def _wait_http(url: str, procs: list[subprocess.Popen], timeout: float = 180) ->
 @contextmanager
 def _instance(dagster_home: Path):
     """The instance the UI writes to, read from this process."""
-    from dagster import DagsterInstance
-
-    with DagsterInstance.from_config(str(dagster_home)) as inst:
+    with open_instance(dagster_home) as inst:
         yield inst
 
 
