@@ -153,12 +153,26 @@ def first_hour(tmp_path: Path):
         _stop_session(proc)
 
 
-def _wait_for_plot(page, url: str, proc: subprocess.Popen, timeout: float = PLOT_TIMEOUT_S) -> None:
-    """Reload the plot asset's events until a materialisation with its image is listed."""
+def _shown_plot(dagster_home: Path) -> str | None:
+    """The partition whose materialisation carries its run's picture (one per run), if any yet."""
+    from dagster import AssetKey
+
+    with _instance(dagster_home) as inst:
+        records = inst.fetch_materializations(AssetKey(["gold", "module_day_plot"]), limit=1000).records
+    return next((str(r.partition_key) for r in records if "plot" in r.asset_materialization.metadata), None)
+
+
+def _wait_for_plot(page, url: str, proc: subprocess.Popen, dagster_home: Path, timeout: float = PLOT_TIMEOUT_S) -> None:
+    """Open the plot asset's partition whose materialisation carries its run's image, once there is
+    one (a run over many partitions materialises each, the picture on one of them)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"`sim-platform ui` exited with {proc.returncode}"
-        page.goto(f"{url}/assets/gold/module_day_plot?view=events")
+        shown = _shown_plot(dagster_home)
+        if shown is None:
+            time.sleep(5)
+            continue
+        page.goto(f"{url}/assets/gold/module_day_plot?view=partitions&partition={quote(shown)}")
         try:
             page.get_by_text("[Show Markdown]").first.wait_for(timeout=10000)
             return
@@ -266,7 +280,7 @@ def test_first_hour_in_the_ui(first_hour):
         page.screenshot(path=str(SHOTS / "sim_platform_ui_sensor.png"))
 
         # the sensor takes the demo's days to bronze, automation goes on to silver and the plot
-        _wait_for_plot(page, url, proc)
+        _wait_for_plot(page, url, proc, dagster_home)
         seen_plot = time.time() - started
         page.get_by_text("[Show Markdown]").first.click()
         img = page.locator('img[src^="data:image/png;base64,"]').first
