@@ -28,15 +28,16 @@ differently; uploading, reading back and the UI's links are the stock class's. T
 deployment uses the stock class as it is (workload identity, `default_azure_credential`).
 
 `BatchedSqliteEventLogStorage` is Dagster's SQLite event log (the same files under
-`$DAGSTER_HOME/history/runs/`, the same schema, readable by the stock class) with two changes for
-runs over many (day, phase_module) partitions, whose events the stock class writes one by one, each
-with a connection and a synced commit to the run's database and another to the index database:
-a batch (`DAGSTER_EVENT_BATCH_SIZE`: a ranged run's planned events, the materialisations of one
-output over many partitions) is one transaction per database, and commits are not synced to disk
-one by one (`PRAGMA synchronous=NORMAL` under the write-ahead log the stock class already sets: a
-power cut can lose the last events, never corrupt the database); and an engine per database is
-kept, not built for every statement, with the index database's connection kept open. Only the embedded instance uses
-it; compose and Kubernetes keep their events in PostgreSQL.
+`$DAGSTER_HOME/history/runs/`, the same schema, readable by the stock class) for runs over many
+(day, phase_module) partitions, whose events the stock class writes one by one, each with a new
+engine, a connection whose close checkpoints the write-ahead log, and a synced commit, to the run's
+database and again to the index database. Here a batch (`DAGSTER_EVENT_BATCH_SIZE`: a ranged run's
+planned events, the materialisations of one output over many partitions) is one transaction per
+database, each event serialised once; an engine and a connection per database are kept; commits
+are not synced one by one (`PRAGMA synchronous=NORMAL` under the write-ahead log the stock class
+already sets: a power cut can lose the last events, never corrupt the database); and a run's
+database file is touched after each write, since the UI follows a run's log by watching that file.
+Only the embedded instance uses it; compose and Kubernetes keep their events in PostgreSQL.
 """
 
 import os
@@ -336,13 +337,16 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                     last = {(e.dagster_event.asset_key, e.dagster_event_type): (e, i) for (e, _), i in zip(assets, ids)}
                     for e, i in sorted(last.values(), key=lambda t: t[1]):
                         self._store_asset_event(conn, e, i)
-            for e in group:
+            for e, row in zip(group, rows):
                 if not e.is_dagster_event:
                     continue
                 if e.dagster_event_type in ASSET_CHECK_EVENTS:
-                    with self.index_connection() as conn, db_result(conn, self.prepare_insert_event(e)) as result:
+                    with (
+                        self.index_connection() as conn,
+                        db_result(conn, SqlEventLogStorageTable.insert().values(**row)) as result,
+                    ):
                         event_id = result.inserted_primary_key[0]
                     self.store_asset_check_event(e, event_id)
                 elif e.dagster_event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
                     with self.index_connection() as conn:
-                        conn.execute(self.prepare_insert_event(e))
+                        conn.execute(SqlEventLogStorageTable.insert().values(**row))

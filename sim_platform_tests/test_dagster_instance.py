@@ -13,14 +13,18 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetKey,
     AssetMaterialization,
     BackfillPolicy,
     DagsterEventType,
     DagsterInstance,
     DailyPartitionsDefinition,
+    MaterializeResult,
     MultiPartitionKey,
     MultiPartitionsDefinition,
-    Nothing,
     StaticPartitionsDefinition,
     asset,
     materialize,
@@ -45,12 +49,18 @@ def key(day: str, pm: str) -> MultiPartitionKey:
     return MultiPartitionKey({"day": day, "phase_module": pm})
 
 
-@asset(key_prefix="silver", partitions_def=parts, backfill_policy=BackfillPolicy.single_run(), dagster_type=Nothing)
+@asset(
+    key_prefix="silver",
+    partitions_def=parts,
+    backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[AssetCheckSpec("cadence", asset=AssetKey(["silver", "resampled"]), blocking=True)],
+)
 def resampled(context):
-    """Every partition of the range with metadata, in one output (Dagster batches these events)."""
+    """Every partition of the range with metadata, in one output (Dagster batches these events), and
+    a blocking check's result."""
     for k in context.partition_keys:
         context.add_asset_metadata({"rows": len(str(k)), "module": k.keys_by_dimension["phase_module"]}, partition_key=k)
-    return None
+    return MaterializeResult(check_results=[AssetCheckResult(check_name="cadence", passed=True)])
 
 
 @asset(key_prefix="gold", partitions_def=parts, backfill_policy=BackfillPolicy.single_run(), deps=[resampled])
@@ -110,6 +120,11 @@ def _state(instance: DagsterInstance) -> dict:
                 if "rows" in r.asset_materialization.metadata
             ),
         }
+    check = AssetCheckKey(resampled.key, "cadence")
+    out["check"] = [
+        (r.status.value, r.event.dagster_event_type.value if r.event else None)
+        for r in instance.event_log_storage.get_asset_check_execution_history(check, limit=10)
+    ]
     out["runs"] = sorted(
         tuple(e.dagster_event_type.value for e in instance.all_logs(run.run_id) if e.dagster_event) for run in instance.get_runs()
     )
@@ -126,6 +141,7 @@ def test_batched_event_log_records_what_the_stock_one_does(tmp_path, monkeypatch
             states[project] = _state(instance)
     stock, ours = states[False], states[True]
     assert ours == stock
+    assert ours["check"] == [("SUCCEEDED", "ASSET_CHECK_EVALUATION")]  # the check's history, as the stock log keeps it
     silver, gold = ours["silver/resampled"], ours["gold/half_fails"]
     assert len(silver["materialized"]) == 50 and len(silver["planned"]) == 50  # 10 days x 5 modules, one run
     assert gold["materialized"] == [f"2024-07-0{d}|{MODULES[1]}" for d in range(3, 7)]
