@@ -19,6 +19,9 @@ and features. `automation_run_requests`, installed the same way, gives the asset
 (day x phase_module) definition with a single-run policy the runs a backfill of them gets (pinned by
 `sim_platform_tests/defs/test_sensors.py`; `bench/freshness_bench.py` measures a landing).
 
+Loading the module also makes the daemon look every second (not every 5 s) for a sensor whose
+interval has passed (`DAEMON_LOOP_S`), so a 5 s sensor ticks every 5 s, not every 5 or 10.
+
 `ConnectionStringComputeLogManager` is dagster-azure's `AzureBlobComputeLogManager` -- step stdout and
 stderr captured locally and uploaded to a blob container, shown in the UI -- for an account reached
 by a connection string. The compose deployment's container is Azurite, at
@@ -68,6 +71,8 @@ from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._daemon import asset_daemon as _asset_daemon
+from dagster._daemon import sensor as _sensor_daemon
 from dagster_azure.blob import AzureBlobComputeLogManager
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -226,6 +231,13 @@ def automation_run_requests(entity_subsets, asset_graph, run_tags, emit_backfill
 
 
 _tick.build_run_requests = automation_run_requests
+
+#: seconds between the daemon's looks at whether a sensor is due (Dagster's: 5, a module constant of
+#: the sensor daemon and of the automation daemon). At 5, a sensor whose interval is 5 s is found
+#: 4.99 s after its last tick every other time and ticks after 10 s instead. The looks themselves
+#: read the sensors' states only; the intervals stay the sensors' own.
+DAEMON_LOOP_S = 1
+_sensor_daemon.MIN_INTERVAL_LOOP_TIME = _asset_daemon.MIN_INTERVAL_LOOP_SECONDS = DAEMON_LOOP_S
 
 
 class ModuleDayRunCoordinator(QueuedRunCoordinator):

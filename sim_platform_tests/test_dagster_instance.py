@@ -6,7 +6,10 @@ are read back by the stock class; the packaged dagster.yaml loads it."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -171,6 +174,26 @@ def test_the_packaged_instance_uses_it(tmp_path, monkeypatch):
     with DagsterInstance.get() as instance:
         assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
         assert Path(instance.event_log_storage._base_dir) == tmp_path / "history" / "runs"
+
+
+def test_opening_the_packaged_instance_makes_the_daemon_look_every_second(tmp_path):
+    """The daemon opens its instance before its loops start; opening it (and nothing else of the
+    project) is what installs the 1 s look, so a 5 s sensor ticks every 5 s, not every 5 or 10."""
+    (tmp_path / "dagster.yaml").write_text(PACKAGED.read_text())
+    code = (
+        "import sys\n"
+        "from dagster import DagsterInstance\n"
+        "from dagster._daemon import asset_daemon, sensor\n"
+        "before = (sensor.MIN_INTERVAL_LOOP_TIME, asset_daemon.MIN_INTERVAL_LOOP_SECONDS)\n"
+        "assert 'sim_platform.dagster_instance' not in sys.modules\n"
+        "with DagsterInstance.get():\n"
+        "    print(before, (sensor.MIN_INTERVAL_LOOP_TIME, asset_daemon.MIN_INTERVAL_LOOP_SECONDS))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "DAGSTER_HOME": str(tmp_path)}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(5,", "5)", "(1,", "1)"]
 
 
 def test_no_home_is_a_clear_error(monkeypatch):

@@ -1,9 +1,14 @@
 """Declarative automation: what follows from upstream data, and when.
 
-- Silver (`resampled_5s`) follows bronze: a partition is requested when its bronze day updates (a
-  new or rebuilt `telemetry_day`), or when it becomes missing (a new phase_module found in the
-  data), unless bronze for that day is missing or running, or the partition is already running.
-  Unlike Dagster's `eager()`, every day counts, not only the latest one: data of any day can land.
+- Silver (`resampled_5s`) follows bronze: every module of a day is requested when its bronze day
+  updates (a new or rebuilt `telemetry_day`), unless bronze for that day is missing or running, or
+  the partition is already running. Unlike Dagster's `eager()`, every day counts, not only the
+  latest one: data of any day can land. A new phase_module needs nothing more: bronze registers it
+  in the run that writes its day, so that day's update requests it.
+- No condition asks which partitions are missing. `newly_missing()` (in `eager()`) lists every
+  (day, phase_module) key -- 25,600 for 2.5 years of 28 modules -- and compares them with the
+  previous tick's: 2.5 s a tick alone, 5-26 s in the daemon beside a run, which held every landing
+  back (`docs/benchmarks.md`, freshness).
 - The plot and the module-day features follow silver the same way: in the same run when silver is
   requested on the same tick (silver's blocking check then stops them if it fails), else once
   silver's blocking check has passed. One landing costs two runs: bronze, then the rest.
@@ -32,7 +37,7 @@ AUTOMATION_RUN_PRIORITY = 1
 def after_upstream() -> AutomationCondition:
     """`eager()` for every partition, not only the latest time window."""
     return (
-        (AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated()).since_last_handled()
+        AutomationCondition.any_deps_updated().since_last_handled()
         & ~AutomationCondition.any_deps_missing()
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()

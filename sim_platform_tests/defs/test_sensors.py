@@ -228,6 +228,25 @@ def test_automation_follows_bronze_with_silver_then_plots_and_features(platform,
     assert req[PLOT] == req[FEATURES] == day and not req[SILVER]
 
 
+def _own_nodes(condition):
+    """The nodes of a condition that are about the asset itself (not under any_deps/all_deps)."""
+    yield condition
+    if type(condition).__name__ not in ("AnyDepsCondition", "AllDepsCondition"):
+        for child in condition.children:
+            yield from _own_nodes(child)
+
+
+def test_no_condition_lists_every_missing_partition():
+    """A tick must not enumerate an asset's own (day, module) keys: `newly_missing()` (in `eager()`)
+    lists all of them every tick -- 25,600 for 914 days x 28 modules, 2.5 s a tick alone, 5-26 s in
+    the daemon. Asking whether bronze's day is missing is cheap (one key per day), and stays."""
+    for asset in (telemetry_day, resampled_5s, module_day_plot, module_day_features):
+        (condition,) = asset.automation_conditions_by_key.values()
+        kinds = {type(n).__name__ for n in _own_nodes(condition)}
+        assert "MissingAutomationCondition" not in kinds, (asset.key, kinds)
+        assert "SinceCondition" in kinds and "RunInProgressAutomationCondition" in kinds, kinds  # the walk goes deep
+
+
 def test_both_sensors_are_on_by_default_and_automation_runs_go_first():
     """A new instance follows the data with nobody switching anything on (the README's first hour:
     `sim-platform ui` after `demo`; test_ui.py watches it happen). A day already in bronze goes on to
