@@ -341,8 +341,10 @@ def sync_down(
     backoff: float = DEFAULT_BACKOFF,
     log_dir: Path | str | None = DEFAULT_LOG_DIR,
     progress: SyncProgress | None = None,
+    select: Callable[[BlobInfo], bool] | None = None,
 ) -> SyncReport:
-    """Download the blobs under `prefix` that are missing from `target` or differ from the local file.
+    """Download the blobs under `prefix` that are missing from `target` or differ from the local file
+    (with `select`, only the listed blobs it keeps are looked at; local files of the others stay).
 
     The local path is the blob name without `prefix`. Zero-length names ending in `/` (folder
     markers some tools create) are skipped. Raises only for problems that stop the whole run
@@ -354,9 +356,12 @@ def sync_down(
         run = _Run("down", store, log, concurrency=concurrency, attempts=attempts, backoff=backoff, progress=progress)
         log.info("sync down: %r -> %s, prefix %r, concurrency %d", store, target, prefix, concurrency)
         blobs = list(store.list_blobs(prefix))
+        listed = len(blobs)
+        if select is not None:
+            blobs = [b for b in blobs if select(b)]
         target.mkdir(parents=True, exist_ok=True)
         local, leftovers = scan_folder(target)
-        log.info("listed %d blob(s) and %d local file(s)", len(blobs), len(local))
+        log.info("listed %d blob(s), %d of them selected, and %d local file(s)", listed, len(blobs), len(local))
         orphans = [p for p in leftovers if temp_is_orphaned(p.name)]
         for path in orphans:  # partial downloads of runs that were killed: their blobs are fetched again
             path.unlink(missing_ok=True)

@@ -23,6 +23,7 @@ from sim_platform.defs.bronze.assets import telemetry_day
 from sim_platform.defs.gold.assets import module_day_plot
 from sim_platform.defs.landing.assets import blob_synced_runs, raw_hdf5_runs
 from sim_platform.defs.silver.assets import resampled_5s
+from sim_platform_tests.defs.conftest import SAMPLE_DAYS, make_platform
 from sim_platform_tests.defs.helpers import mat_days, mat_partitions, module_days, range_tags, tree_digest
 
 
@@ -229,3 +230,28 @@ def test_completeness_warns_on_an_outage(platform, instance, sample_two_days: Pa
     assert warn.metadata["min"].value < 0.7 and warn.metadata["longest_silence_min"].value >= 8 * 60
     assert "reported for less than 75% of the day" in str(warn.description)
     assert checks["cadence_and_schema"].passed is True  # a warning, not a blocking failure
+
+
+def test_a_bronze_run_fetches_and_plans_only_its_days_files(tmp_path: Path, instance, sample_data: Path):
+    """A bronze run of one day verifies, fetches and plans the blobs whose names may hold that day,
+    not the container: the same run over a container of one day and of the sample's four verifies
+    the same blobs, reads the same files and writes the same bytes; the other days' blobs are not
+    even downloaded into the raw cache."""
+    day = SAMPLE_DAYS[0]
+    seen = []
+    for n in (1, len(SAMPLE_DAYS)):
+        platform = make_platform(tmp_path / f"home{n}")
+        landing = tmp_path / f"landing{n}"
+        for d in SAMPLE_DAYS[:n]:
+            rel = Path(d.replace("-", "/"))
+            shutil.copytree(sample_data / rel, landing / rel)
+        platform.land(landing, "telemetry/")
+        result = materialize([telemetry_day], instance=instance, resources=platform.resources, partition_key=day)
+        assert result.success
+        meta = _meta(result, "bronze/telemetry_day", day)
+        cached = sorted(p.name for p in platform.paths.raw_cache_dir.rglob("*.parquet"))
+        bronze = (platform.paths.bronze_dir / bronze_relpath(date.fromisoformat(day))).read_bytes()
+        seen.append((meta["raw_cache"], meta["files_read"], cached, bronze))
+    small, large = seen
+    assert small[0] == large[0] == f"downloaded {small[1]}, already cached 0"
+    assert small[1:] == large[1:] and small[1] == len(list((sample_data / day.replace("-", "/")).glob("*.parquet")))

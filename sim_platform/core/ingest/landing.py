@@ -5,12 +5,18 @@ cache of that prefix (`<cache>/<prefix>/...`, the blob's name below the cache ro
 `fetch_blob_sources` brings up to date with `sync_down`: only missing or changed blobs move,
 verified by MD5. Prefixes nested in another are fetched once, with the outer one.
 
+A run of some days fetches and plans only the files that may hold them (`may_hold`): a name that
+states a day within `NAME_DAY_MARGIN` of one of them, or a name that states none (an HDF5 run,
+dated by its metadata). So a bronze run of one day lists the container once and verifies that
+day's blobs, whatever the container holds besides.
+
 `landed_days` is where the data is: the first and last day the sources' blobs are named for, and
 whether the plant is live (its newest day within `LIVE_WITHIN_DAYS` of today) or a replay.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -37,19 +43,39 @@ def blob_prefixes(pipes: Pipelines, names: list[str] | None = None) -> list[str]
     return [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
 
 
+#: an exporter's file named for a day holds samples of that day or of the day before or after it
+NAME_DAY_MARGIN = 1
+
+
+def near_days(days: Iterable[date]) -> frozenset[date]:
+    """`days` and the days within `NAME_DAY_MARGIN` of them: the names a file of `days` may carry."""
+    return frozenset(d + timedelta(days=k) for d in days for k in range(-NAME_DAY_MARGIN, NAME_DAY_MARGIN + 1))
+
+
+def may_hold(name: str, near: frozenset[date]) -> bool:
+    """Whether a raw file or blob (its name below the source's root) may hold samples of the days
+    whose `near_days` are `near`: its name states one of them, or no day at all."""
+    named = days_in_name(name)
+    return not named or any(d in near for d in named)
+
+
 def fetch_blob_sources(
     store: BlobStore,
     pipes: Pipelines,
     cache_dir: Path,
     names: list[str] | None = None,
     log_dir: Path | None = None,
+    days: Iterable[date] | None = None,
     **sync_options,
 ) -> list[SyncReport]:
-    """Bring the cache of every blob-prefix source up to date; one report per prefix."""
+    """Bring the cache of every blob-prefix source up to date; one report per prefix. With `days`,
+    only the blobs that may hold them (`may_hold`) are verified and fetched."""
+    near = near_days(days) if days is not None else None
+    select = (lambda b: may_hold(b.name, near)) if near is not None else None
     reports = []
     for prefix in blob_prefixes(pipes, names):
         (Path(cache_dir) / prefix).mkdir(parents=True, exist_ok=True)
-        reports.append(sync_down(store, Path(cache_dir) / prefix, prefix=prefix, log_dir=log_dir, **sync_options))
+        reports.append(sync_down(store, Path(cache_dir) / prefix, prefix=prefix, log_dir=log_dir, select=select, **sync_options))
     return reports
 
 

@@ -212,7 +212,11 @@ def _files_under(root: Path) -> list[Path]:
 
 
 def plan_sources(
-    roots: list[SourceRoot], catalog: Catalog, exclude: tuple[Path, ...] = (), known: dict | None = None
+    roots: list[SourceRoot],
+    catalog: Catalog,
+    exclude: tuple[Path, ...] = (),
+    known: dict | None = None,
+    select: Callable[[str], bool] | None = None,
 ) -> InputPlan:
     """Plan the files of every (folder, source) pair: claim, check name collisions, date.
 
@@ -220,6 +224,8 @@ def plan_sources(
     patterns match its name; files no pair claims are ignored (and counted). Folders in `exclude`
     (an output folder inside the input, say) are left out whole, and noted. `known` maps a path to
     (size, mtime_ns, days) from earlier runs' manifests: such a file's footer is not opened again.
+    `select` keeps a file by its path below its folder (`/`-separated); the others are not looked at
+    (`landing.may_hold`: a run of some days plans only their files).
     """
     plan = InputPlan()
     found: dict[Path, list[SourceFormat]] = {}
@@ -250,6 +256,8 @@ def plan_sources(
                 plan.excluded.append(ex)
         for path in _files_under(root):
             if skip and excluded(path.parent):
+                continue
+            if select is not None and not select(path.relative_to(root).as_posix()):
                 continue
             ranked.setdefault(path, []).extend(sources)
     for path, sources in ranked.items():  # in the order of `roots`, as the first claim wins

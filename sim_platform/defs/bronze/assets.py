@@ -31,7 +31,7 @@ from dagster import (
 
 from sim_platform.core.bronze.day_file import bronze_relpath
 from sim_platform.core.bronze.days import BronzeOutcome, bronze_days
-from sim_platform.core.ingest.landing import fetch_blob_sources, source_roots
+from sim_platform.core.ingest.landing import fetch_blob_sources, may_hold, near_days, source_roots
 from sim_platform.core.ingest.plan import plan_sources
 from sim_platform.core.text import shorten
 from sim_platform.defs.automation import daily_last_day
@@ -61,15 +61,19 @@ def _links(day: str) -> str:
 def telemetry_day(context: AssetExecutionContext, paths: PlatformPaths, blob_store: BlobStoreResource):
     """Every input of the run's UTC days from every configured source (blob prefixes cached
     locally, folders read in place), deduplicated and stored once per day with one row group per
-    hierarchy. Registers the phase_modules it finds."""
+    hierarchy. Only the files whose names may hold those days are fetched and planned
+    (`landing.may_hold`). Registers the phase_modules it finds."""
     days = list(context.partition_keys)
     pipes = paths.pipelines()
+    # only the files that may hold the run's days (their names), however large the container
+    wanted = [date.fromisoformat(d) for d in days]
+    near = near_days(wanted)
     with blob_store.open() as store:
-        syncs = fetch_blob_sources(store, pipes, paths.raw_cache_dir, log_dir=paths.log_dir)
+        syncs = fetch_blob_sources(store, pipes, paths.raw_cache_dir, log_dir=paths.log_dir, days=wanted)
     for sync in syncs:
         if not sync.ok:
             context.log.warning("raw cache: " + "; ".join(f"{f.name}: {f.error}" for f in sync.failed))
-    plan = plan_sources(source_roots(pipes, paths.raw_cache_dir), pipes.catalog)
+    plan = plan_sources(source_roots(pipes, paths.raw_cache_dir), pipes.catalog, select=lambda rel: may_hold(rel, near))
     by_day = {d.isoformat(): files for d, files in plan.by_day().items()}
     # a refused input fails its day, which keeps its previous bronze file: the rule of `sim-platform etl`
     kept = plan.days_kept([date.fromisoformat(d) for d in days], lambda d: (paths.bronze_dir / bronze_relpath(d)).exists())
